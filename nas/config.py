@@ -1,0 +1,440 @@
+"""ArchConfig: the one currency of the tool.
+
+A frozen, concrete description of a network (what to build), plus the search-space choices
+that produced it. It round-trips through JSON exactly and validates with errors that name
+the offending field and the accepted values.
+
+Layout of a network: ``stem -> stages -> head``. Every stage is homogeneous (one token mixer);
+a published network that switches mixer inside a stage (EfficientFormer's last stage: Meta4D
+blocks then Meta3D blocks) is written as two consecutive stages, the second with no downsample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+from nas.errors import ConfigError
+
+ACTIVATIONS = ("gelu", "relu", "hardswish", "silu")
+NORMS = ("layernorm", "batchnorm", "groupnorm", "layernorm2d")
+STEM_KINDS = ("conv", "patch")
+DOWNSAMPLE_KINDS = ("none", "conv", "mbconv", "patch")
+FFN_KINDS = ("mlp", "convffn")
+HEAD_POOLS = ("avg", "cls")
+TOKEN_MIXERS = ("mhsa", "hilo", "identity")  # blocks working on (B, N, C) tokens
+
+
+# ----------------------------------------------------------------------------- mixers
+@dataclass(frozen=True)
+class ConvMixer:
+    """MobileNetV2 inverted residual (1x1 expand, kxk depthwise, 1x1 project)."""
+
+    kind: str = "conv"
+    expand_ratio: float = 4.0
+    kernel_size: int = 3
+
+
+@dataclass(frozen=True)
+class PoolMixer:
+    """EfficientFormer Meta4D: average pooling minus identity, then a conv-BN MLP."""
+
+    kind: str = "pool"
+    pool_size: int = 3
+
+
+@dataclass(frozen=True)
+class MhsaMixer:
+    """Global multi-head self-attention (ViT/DeiT block, EfficientFormer Meta3D).
+
+    ``key_dim`` 0 means channels // num_heads; the value dim per head is attn_ratio * key_dim.
+    ``attn_bias`` adds a learned LeViT-style attention bias over the token grid.
+    """
+
+    kind: str = "mhsa"
+    num_heads: int = 4
+    key_dim: int = 0
+    attn_ratio: float = 1.0
+    attn_bias: bool = False
+    qkv_bias: bool = True
+
+
+@dataclass(frozen=True)
+class SeparableMixer:
+    """MobileViTv2 block: local conv, unfold into patches, separable (linear) self-attention."""
+
+    kind: str = "separable"
+    dim: int = 64
+    patch_size: int = 2
+    kernel_size: int = 3
+
+
+@dataclass(frozen=True)
+class MobileViTMixer:
+    """MobileViT v1 block: local conv, unfold, transformer layers (MHSA), fold, fuse."""
+
+    kind: str = "mobilevit"
+    dim: int = 64
+    num_heads: int = 4
+    patch_size: int = 2
+    kernel_size: int = 3
+    fusion: bool = True
+
+
+@dataclass(frozen=True)
+class HiloMixer:
+    """LITv2 HiLo attention: alpha of the heads on pooled global Lo-Fi, the rest on s x s windows."""
+
+    kind: str = "hilo"
+    num_heads: int = 4
+    alpha: float = 0.5
+    window: int = 2
+    qkv_bias: bool = True
+
+
+@dataclass(frozen=True)
+class IdentityMixer:
+    """No token mixing: the block is norm + FFN only (LITv2's early ConvFFN stages)."""
+
+    kind: str = "identity"
+
+
+MixerConfig = Union[ConvMixer, PoolMixer, MhsaMixer, SeparableMixer, MobileViTMixer, HiloMixer, IdentityMixer]
+MIXERS: dict[str, type] = {
+    cls.kind: cls  # type: ignore[attr-defined]
+    for cls in (ConvMixer, PoolMixer, MhsaMixer, SeparableMixer, MobileViTMixer, HiloMixer, IdentityMixer)
+}
+
+
+# ----------------------------------------------------------------------------- parts
+@dataclass(frozen=True)
+class StemConfig:
+    """How the image enters the network.
+
+    ``conv``: a stack of 3x3 stride-2 conv-norm-act layers, one per entry of ``channels``.
+    ``patch``: one non-overlapping ``patch_size`` x ``patch_size`` conv to ``channels[0]``
+    (ViT); optionally a norm, a class token and a learned position embedding.
+    """
+
+    kind: str
+    channels: tuple[int, ...]
+    patch_size: int = 16
+    act: str = "relu"
+    norm: str = "batchnorm"
+    cls_token: bool = False
+    pos_embed: bool = False
+
+    @property
+    def stride(self) -> int:
+        return 2 ** len(self.channels) if self.kind == "conv" else self.patch_size
+
+
+@dataclass(frozen=True)
+class DownsampleConfig:
+    """Transition block in front of a stage: changes channels and applies ``stride``.
+
+    ``none`` (identity), ``conv`` (3x3 conv + BN, EfficientFormer's Embedding), ``mbconv``
+    (inverted residual, MobileViT), ``patch`` (k x k stride-k conv + norm, patch merging).
+    """
+
+    kind: str = "none"
+    stride: int = 2
+    expand_ratio: float = 4.0
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """A run of ``depth`` identical blocks at one resolution and width.
+
+    For ``mobilevit`` / ``separable`` the stage is one block holding ``depth`` transformer
+    layers (the published networks' ``L`` / ``B``). ``norm`` is the norm of the token-mixing
+    part (conv layers of hybrid blocks always use BatchNorm, which folds away at deploy time).
+    """
+
+    depth: int
+    channels: int
+    mixer: MixerConfig
+    downsample: DownsampleConfig = field(default_factory=DownsampleConfig)
+    act: str = "gelu"
+    norm: str = "layernorm"
+    mlp_ratio: float = 4.0
+    ffn: str = "mlp"
+    layer_scale: float = 0.0
+
+    @property
+    def stride(self) -> int:
+        return 1 if self.downsample.kind == "none" else self.downsample.stride
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Classifier: optional 1x1 conv expansion, norm, pooling (avg or class token), linear."""
+
+    pool: str = "avg"
+    norm: str = "none"
+    conv_channels: int = 0
+    act: str = "silu"
+    distillation: bool = False
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """A concrete network: resolution, stem, stages, head, and the choices that produced it."""
+
+    name: str
+    stem: StemConfig
+    stages: tuple[StageConfig, ...]
+    head: HeadConfig = field(default_factory=HeadConfig)
+    resolution: int = 224
+    num_classes: int = 1000
+    in_chans: int = 3
+    choices: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def __hash__(self) -> int:  # choices is a dict: hash the canonical JSON instead
+        return hash(self.to_json())
+
+    @property
+    def total_stride(self) -> int:
+        """Product of the stem stride and every stage's stride."""
+        return self.stem.stride * math.prod(s.stride for s in self.stages)
+
+    def replace(self, **changes: Any) -> ArchConfig:
+        """A copy with some top-level fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples become lists)."""
+        return _to_plain(self)
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ArchConfig:
+        """Parse and validate a dict; errors name the field path and what is accepted."""
+        return _parse_dataclass(cls, data, "")
+
+    @classmethod
+    def from_json(cls, text: str) -> ArchConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ArchConfig:
+        """Read a config JSON file; an exported config (with an ``arch`` key) is accepted too."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{path}: not a readable JSON config ({exc})") from None
+        if isinstance(data, dict) and "arch" in data and "stem" not in data:
+            data = data["arch"]
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- validation
+def _check_choice(value: str, accepted: tuple[str, ...], where: str) -> None:
+    if value not in accepted:
+        raise ConfigError(f"field '{where}': unknown value '{value}'; accepted: {', '.join(accepted)}")
+
+
+def _check_positive(value: float, where: str) -> None:
+    if not value > 0:
+        raise ConfigError(f"field '{where}': must be > 0, got {value}")
+
+
+def validate(cfg: ArchConfig) -> None:
+    """Raise ConfigError naming the first invalid field of ``cfg``."""
+    stem = cfg.stem
+    _check_choice(stem.kind, STEM_KINDS, "stem.kind")
+    _check_choice(stem.act, ACTIVATIONS, "stem.act")
+    _check_choice(stem.norm, NORMS + ("none",), "stem.norm")
+    if not stem.channels:
+        raise ConfigError("field 'stem.channels': needs at least one width")
+    for c in stem.channels:
+        _check_positive(c, "stem.channels")
+    if stem.kind == "patch":
+        _check_positive(stem.patch_size, "stem.patch_size")
+        if len(stem.channels) != 1:
+            raise ConfigError("field 'stem.channels': a patch stem has exactly one width")
+    elif stem.cls_token or stem.pos_embed:
+        raise ConfigError("field 'stem.cls_token'/'stem.pos_embed': only a patch stem has them")
+    if not cfg.stages:
+        raise ConfigError("field 'stages': needs at least one stage")
+    _check_positive(cfg.resolution, "resolution")
+    _check_positive(cfg.num_classes, "num_classes")
+    _check_positive(cfg.in_chans, "in_chans")
+    _check_choice(cfg.head.pool, HEAD_POOLS, "head.pool")
+    _check_choice(cfg.head.norm, NORMS + ("none",), "head.norm")
+    _check_choice(cfg.head.act, ACTIVATIONS, "head.act")
+    if cfg.head.pool == "cls" and not stem.cls_token:
+        raise ConfigError("field 'head.pool': 'cls' needs stem.cls_token = true")
+
+    channels = stem.channels[-1]
+    size = cfg.resolution
+    if size % stem.stride:
+        raise ConfigError(
+            f"field 'resolution': {size} is not divisible by the stem stride {stem.stride} "
+            f"(total stride {cfg.total_stride})"
+        )
+    size //= stem.stride
+    for i, st in enumerate(cfg.stages):
+        where = f"stages[{i}]"
+        mixer = st.mixer
+        _check_choice(mixer.kind, tuple(MIXERS), f"{where}.mixer.kind")
+        _check_choice(st.downsample.kind, DOWNSAMPLE_KINDS, f"{where}.downsample.kind")
+        _check_choice(st.act, ACTIVATIONS, f"{where}.act")
+        _check_choice(st.norm, NORMS, f"{where}.norm")
+        _check_choice(st.ffn, FFN_KINDS, f"{where}.ffn")
+        _check_positive(st.channels, f"{where}.channels")
+        _check_positive(st.mlp_ratio, f"{where}.mlp_ratio")
+        if st.depth < 1:
+            raise ConfigError(f"field '{where}.depth': must be >= 1, got {st.depth}")
+        if st.downsample.kind != "none":
+            if st.downsample.stride not in (1, 2, 4):
+                raise ConfigError(f"field '{where}.downsample.stride': accepted 1, 2, 4; got {st.downsample.stride}")
+            if size % st.downsample.stride:
+                raise ConfigError(
+                    f"field 'resolution': {cfg.resolution} is not divisible by the total stride "
+                    f"{cfg.total_stride} (feature map {size} at {where})"
+                )
+            size //= st.downsample.stride
+        elif st.channels != channels and mixer.kind != "conv":
+            raise ConfigError(
+                f"field '{where}.downsample': changing channels {channels} -> {st.channels} needs a "
+                f"downsample ({', '.join(DOWNSAMPLE_KINDS[1:])}) or a conv mixer"
+            )
+        if stem.cls_token and (mixer.kind != "mhsa" or st.downsample.kind != "none"):
+            raise ConfigError(f"field '{where}': a class-token network (ViT) needs mhsa stages with no downsample")
+        _validate_mixer(mixer, st, size, f"{where}.mixer")
+        channels = st.channels
+    if cfg.head.conv_channels < 0:
+        raise ConfigError("field 'head.conv_channels': must be >= 0")
+
+
+def _validate_mixer(mixer: Any, st: StageConfig, size: int, where: str) -> None:
+    c = st.channels
+    if isinstance(mixer, ConvMixer):
+        _check_positive(mixer.expand_ratio, f"{where}.expand_ratio")
+        if mixer.kernel_size % 2 == 0:
+            raise ConfigError(f"field '{where}.kernel_size': must be odd, got {mixer.kernel_size}")
+    elif isinstance(mixer, PoolMixer):
+        if mixer.pool_size % 2 == 0:
+            raise ConfigError(f"field '{where}.pool_size': must be odd, got {mixer.pool_size}")
+    elif isinstance(mixer, MhsaMixer):
+        _check_positive(mixer.num_heads, f"{where}.num_heads")
+        if mixer.key_dim == 0 and c % mixer.num_heads:
+            raise ConfigError(
+                f"field '{where}.num_heads': channels {c} are not divisible by num_heads {mixer.num_heads}"
+            )
+        _check_positive(mixer.attn_ratio, f"{where}.attn_ratio")
+    elif isinstance(mixer, (SeparableMixer, MobileViTMixer)):
+        _check_positive(mixer.dim, f"{where}.dim")
+        if size % mixer.patch_size:
+            raise ConfigError(
+                f"field '{where}.patch_size': feature map {size} is not divisible by patch size {mixer.patch_size}"
+            )
+        if isinstance(mixer, MobileViTMixer) and mixer.dim % mixer.num_heads:
+            raise ConfigError(
+                f"field '{where}.num_heads': dim {mixer.dim} is not divisible by num_heads {mixer.num_heads}"
+            )
+    elif isinstance(mixer, HiloMixer):
+        _check_positive(mixer.num_heads, f"{where}.num_heads")
+        if c % mixer.num_heads:
+            raise ConfigError(
+                f"field '{where}.num_heads': channels {c} are not divisible by num_heads {mixer.num_heads}"
+            )
+        if not 0.0 <= mixer.alpha <= 1.0:
+            raise ConfigError(f"field '{where}.alpha': must be in [0, 1], got {mixer.alpha}")
+        if mixer.window < 1 or size % mixer.window:
+            raise ConfigError(
+                f"field '{where}.window': feature map {size} is not divisible by window {mixer.window}"
+            )
+
+
+# ----------------------------------------------------------------------------- (de)serialisation
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): _to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+_SCALARS: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
+
+
+def _parse_value(type_str: str, value: Any, where: str) -> Any:
+    type_str = type_str.replace("typing.", "")
+    if type_str in _SCALARS:
+        expected = _SCALARS[type_str]
+        ok = isinstance(value, expected) and not (type_str != "bool" and isinstance(value, bool))
+        if not ok:
+            raise ConfigError(f"field '{where}': expected {type_str}, got {json.dumps(value)}")
+        return float(value) if type_str == "float" else value
+    if type_str == "tuple[int, ...]":
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"field '{where}': expected a list of int, got {json.dumps(value)}")
+        return tuple(_parse_value("int", v, f"{where}[{i}]") for i, v in enumerate(value))
+    if type_str == "tuple[StageConfig, ...]":
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"field '{where}': expected a list of stages")
+        return tuple(_parse_dataclass(StageConfig, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if type_str == "dict[str, Any]":
+        if not isinstance(value, dict):
+            raise ConfigError(f"field '{where}': expected an object")
+        return dict(value)
+    if type_str == "MixerConfig":
+        if not isinstance(value, dict):
+            raise ConfigError(f"field '{where}': expected an object with 'kind' ({', '.join(MIXERS)})")
+        if "kind" not in value:
+            raise ConfigError(f"field '{where}.kind': missing; accepted: {', '.join(MIXERS)}")
+        kind = value["kind"]
+        if kind not in MIXERS:
+            raise ConfigError(f"field '{where}.kind': unknown value '{kind}'; accepted: {', '.join(MIXERS)}")
+        return _parse_dataclass(MIXERS[kind], value, where)
+    nested = {"StemConfig": StemConfig, "DownsampleConfig": DownsampleConfig, "HeadConfig": HeadConfig}
+    if type_str in nested:
+        return _parse_dataclass(nested[type_str], value, where)
+    raise TypeError(f"no parser for type {type_str}")  # a bug in this module, not user input
+
+
+def _parse_dataclass(cls: type, data: Any, where: str) -> Any:
+    prefix = f"{where}." if where else ""
+    if not isinstance(data, dict):
+        raise ConfigError(f"field '{where or '(top)'}': expected an object, got {json.dumps(data)[:40]}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"field '{prefix}{unknown[0]}': unknown field; accepted: {', '.join(fields)}"
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in data:
+            has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            if not has_default:
+                raise ConfigError(f"field '{prefix}{name}': missing (required)")
+            continue
+        kwargs[name] = _parse_value(str(f.type), data[name], f"{prefix}{name}")
+    if "kind" in fields and cls in MIXERS.values() and kwargs.get("kind", cls.kind) != cls.kind:
+        raise ConfigError(f"field '{prefix}kind': expected '{cls.kind}'")
+    return cls(**kwargs)

@@ -1,0 +1,1 @@
+"""Building blocks: one idea per module; models import layers, never the reverse."""

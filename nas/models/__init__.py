@@ -1,0 +1,1 @@
+"""Networks: the block plan, the builder and the published presets."""

@@ -1,0 +1,195 @@
+"""ArchConfig -> torch.nn.Module, one module per planned block."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from nas.config import ArchConfig
+from nas.layers.attention import Attention
+from nas.layers.blocks import Meta4D, TokenBlock
+from nas.layers.conv import ConvNormAct
+from nas.layers.create import get_norm
+from nas.layers.heads import ClassifierHead
+from nas.layers.hilo import HiLo
+from nas.layers.layout import ToImage, ToTokens
+from nas.layers.mbconv import InvertedResidual
+from nas.layers.mlp import ConvFFN, Mlp
+from nas.layers.mobilevit import MobileViTBlock, MobileViTv2Block
+from nas.layers.stems import ConvStem, PatchStem
+from nas.models.plan import BlockSpec, plan
+
+BlockBuilder = Callable[[BlockSpec], nn.Module]
+BLOCK_BUILDERS: dict[str, BlockBuilder] = {}
+
+
+def register_block(kind: str) -> Callable[[BlockBuilder], BlockBuilder]:
+    """Register the function that builds blocks of ``kind`` from their spec."""
+
+    def deco(fn: BlockBuilder) -> BlockBuilder:
+        BLOCK_BUILDERS[kind] = fn
+        return fn
+
+    return deco
+
+
+def build_block(spec: BlockSpec) -> nn.Module:
+    """Build the module for one planned block (also used alone by the latency profiler)."""
+    return BLOCK_BUILDERS[spec.kind](spec)
+
+
+class Network(nn.Sequential):
+    """A network as the chain of its planned blocks; ``specs[i]`` describes ``self[i]``."""
+
+    def __init__(self, cfg: ArchConfig, specs: list[BlockSpec]):
+        super().__init__(*[build_block(s) for s in specs])
+        self.cfg, self.specs = cfg, specs
+
+
+def build_model(cfg: ArchConfig, *, resolution: int | None = None, num_classes: int | None = None) -> Network:
+    """Build ``cfg`` for ``resolution`` x ``resolution`` inputs (any multiple of its total stride)."""
+    if num_classes is not None and num_classes != cfg.num_classes:
+        cfg = cfg.replace(num_classes=num_classes)
+    if resolution is not None and resolution != cfg.resolution:
+        cfg = cfg.replace(resolution=resolution)
+    model = Network(cfg, plan(cfg))
+    _init_weights(model)
+    return model
+
+
+def _init_weights(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+# ----------------------------------------------------------------------------- block builders
+@register_block("stem_conv")
+def _stem_conv(s: BlockSpec) -> nn.Module:
+    a = s.kwargs
+    return ConvStem(s.in_shape[0], a["channels"], act=a["act"], norm=a["norm"])
+
+
+@register_block("stem_patch")
+def _stem_patch(s: BlockSpec) -> nn.Module:
+    a = s.kwargs
+    res = s.in_shape[1] // a["patch_size"]
+    return PatchStem(s.in_shape[0], a["dim"], patch_size=a["patch_size"], grid=(res, res), norm=a["norm"],
+                     cls_token=a["cls_token"], pos_embed=a["pos_embed"])
+
+
+@register_block("down_conv")
+def _down_conv(s: BlockSpec) -> nn.Module:
+    a = s.kwargs
+    return ConvNormAct(s.in_shape[0], a["out_chs"], 3, stride=a["stride"], act=None, bias=True)
+
+
+@register_block("down_mbconv")
+def _down_mbconv(s: BlockSpec) -> nn.Module:
+    a = s.kwargs
+    return InvertedResidual(s.in_shape[0], a["out_chs"], stride=a["stride"], expand_ratio=a["expand_ratio"],
+                            act=a["act"])
+
+
+@register_block("down_patch")
+def _down_patch(s: BlockSpec) -> nn.Module:
+    """k x k stride-k conv then a norm: the Core ML-convertible stand-in for LITv2's DTM."""
+    a = s.kwargs
+    return nn.Sequential(
+        nn.Conv2d(s.in_shape[0], a["out_chs"], a["stride"], a["stride"]),
+        get_norm(a["norm"], a["out_chs"], layout="nchw"),
+    )
+
+
+@register_block("to_tokens")
+def _to_tokens(s: BlockSpec) -> nn.Module:
+    return ToTokens()
+
+
+@register_block("to_image")
+def _to_image(s: BlockSpec) -> nn.Module:
+    return ToImage(s.kwargs["grid"])
+
+
+@register_block("mbconv")
+def _mbconv(s: BlockSpec) -> nn.Module:
+    a = s.kwargs
+    return InvertedResidual(s.in_shape[0], a["out_chs"], expand_ratio=a["expand_ratio"],
+                            kernel_size=a["kernel_size"], act=a["act"], norm=a["norm"])
+
+
+@register_block("pool")
+def _pool(s: BlockSpec) -> nn.Module:
+    a = s.kwargs
+    return Meta4D(s.in_shape[0], pool_size=a["pool_size"], mlp_ratio=a["mlp_ratio"], act=a["act"],
+                  norm=a["norm"], layer_scale=a["layer_scale"])
+
+
+def _token_block(s: BlockSpec, mixer: nn.Module | None) -> nn.Module:
+    a = s.kwargs
+    dim, hidden = a["dim"], int(a["dim"] * a["mlp_ratio"])
+    if a["ffn"] == "convffn":
+        ffn: nn.Module = ConvFFN(dim, hidden, grid=a["grid"], act=a["act"])
+    else:
+        ffn = Mlp(dim, hidden, act=a["act"])
+    return TokenBlock(dim, mixer=mixer, ffn=ffn, norm=a["norm"], layer_scale=a["layer_scale"])
+
+
+@register_block("mhsa")
+def _mhsa(s: BlockSpec) -> nn.Module:
+    a = s.kwargs
+    bias_grid = a["grid"] if a["attn_bias"] else None
+    attn = Attention(a["dim"], num_heads=a["num_heads"], key_dim=a["key_dim"], attn_ratio=a["attn_ratio"],
+                     qkv_bias=a["qkv_bias"], bias_grid=bias_grid)
+    return _token_block(s, attn)
+
+
+@register_block("hilo")
+def _hilo(s: BlockSpec) -> nn.Module:
+    a = s.kwargs
+    attn = HiLo(a["dim"], num_heads=a["num_heads"], grid=a["grid"], alpha=a["alpha"], window=a["window"],
+                qkv_bias=a["qkv_bias"])
+    return _token_block(s, attn)
+
+
+@register_block("identity")
+def _identity(s: BlockSpec) -> nn.Module:
+    return _token_block(s, None)
+
+
+@register_block("mobilevit")
+def _mobilevit(s: BlockSpec) -> nn.Module:
+    a = s.kwargs
+    return MobileViTBlock(s.in_shape[0], dim=a["dim"], depth=a["depth"], num_heads=a["num_heads"],
+                          grid=(s.in_shape[1], s.in_shape[2]), patch_size=a["patch_size"],
+                          kernel_size=a["kernel_size"], mlp_ratio=a["mlp_ratio"], fusion=a["fusion"],
+                          act=a["act"], norm=a["norm"])
+
+
+@register_block("separable")
+def _separable(s: BlockSpec) -> nn.Module:
+    a = s.kwargs
+    return MobileViTv2Block(s.in_shape[0], dim=a["dim"], depth=a["depth"], grid=(s.in_shape[1], s.in_shape[2]),
+                            patch_size=a["patch_size"], kernel_size=a["kernel_size"], mlp_ratio=a["mlp_ratio"],
+                            act=a["act"], norm=a["norm"])
+
+
+@register_block("head")
+def _head(s: BlockSpec) -> nn.Module:
+    a = s.kwargs
+    in_chs = s.in_shape[0] if a["layout"] == "nchw" else s.in_shape[1]
+    return ClassifierHead(in_chs, a["num_classes"], layout=a["layout"], pool=a["pool"], norm=a["norm"],
+                          conv_channels=a["conv_channels"], act=a["act"], distillation=a["distillation"])
+
+
+def example_input(spec: BlockSpec, batch: int = 1) -> torch.Tensor:
+    """A random input of the block's shape (used to run or export one block alone)."""
+    return torch.randn(batch, *spec.in_shape)

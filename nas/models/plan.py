@@ -1,0 +1,159 @@
+"""Decompose an ArchConfig into the blocks that set its cost.
+
+``plan(cfg)`` is pure arithmetic (no torch): it walks stem -> stages -> head, tracks the
+tensor shape, inserts explicit layout changes between feature maps and tokens, and returns
+one :class:`BlockSpec` per block. The builder turns each spec into a module, so a network is
+literally the chain of the blocks the latency table prices; two networks that share a block
+share its key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nas.config import TOKEN_MIXERS, ArchConfig, StageConfig
+
+Shape = tuple[int, ...]  # without the batch dim: (C, H, W) feature map or (N, C) tokens
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One block of a network: its kind, input/output shapes and constructor arguments.
+
+    ``args`` holds every argument that changes the block's computation, sorted by name, so
+    ``key`` (kind, input shape, arguments) is canonical.
+    """
+
+    kind: str
+    in_shape: Shape
+    out_shape: Shape
+    args: tuple[tuple[str, Any], ...]
+    stage: int  # -1 stem, len(stages) head
+
+    @property
+    def key(self) -> str:
+        shape = "x".join(str(d) for d in self.in_shape)
+        args = ",".join(f"{k}={_fmt(v)}" for k, v in self.args)
+        return f"{self.kind}|{shape}|{args}"
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.args)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "x".join(_fmt(v) for v in value)
+    return str(value)
+
+
+def _spec(kind: str, in_shape: Shape, out_shape: Shape, stage: int, **args: Any) -> BlockSpec:
+    return BlockSpec(kind, in_shape, out_shape, tuple(sorted(args.items())), stage)
+
+
+def plan(cfg: ArchConfig, *, resolution: int | None = None) -> list[BlockSpec]:
+    """The blocks of ``cfg`` at ``resolution`` (default: the config's deploy resolution)."""
+    res = resolution or cfg.resolution
+    if res != cfg.resolution:
+        cfg = cfg.replace(resolution=res)  # re-validates divisibility at the new size
+    specs: list[BlockSpec] = []
+    stem = cfg.stem
+    size = res // stem.stride
+    if stem.kind == "conv":
+        shape: Shape = (stem.channels[-1], size, size)
+        specs.append(
+            _spec("stem_conv", (cfg.in_chans, res, res), shape, -1,
+                  channels=tuple(stem.channels), act=stem.act, norm=stem.norm)
+        )
+    else:
+        dim = stem.channels[0]
+        shape = (size * size + int(stem.cls_token), dim)
+        specs.append(
+            _spec("stem_patch", (cfg.in_chans, res, res), shape, -1, dim=dim, patch_size=stem.patch_size,
+                  norm=stem.norm, cls_token=stem.cls_token, pos_embed=stem.pos_embed)
+        )
+    grid = (size, size)
+    for i, st in enumerate(cfg.stages):
+        shape, grid = _plan_stage(specs, st, i, shape, grid)
+    layout = "tokens" if len(shape) == 2 else "nchw"
+    head = cfg.head
+    specs.append(
+        _spec("head", shape, (cfg.num_classes,), len(cfg.stages), layout=layout, pool=head.pool, norm=head.norm,
+              conv_channels=head.conv_channels if layout == "nchw" else 0, act=head.act,
+              distillation=head.distillation, num_classes=cfg.num_classes)
+    )
+    return specs
+
+
+def _to_layout(specs: list[BlockSpec], shape: Shape, grid: tuple[int, int], want: str, stage: int) -> Shape:
+    """Append a layout change if ``shape`` is not in layout ``want``; return the new shape."""
+    if want == "tokens" and len(shape) == 3:
+        new: Shape = (shape[1] * shape[2], shape[0])
+        specs.append(_spec("to_tokens", shape, new, stage))
+        return new
+    if want == "nchw" and len(shape) == 2:
+        new = (shape[1], grid[0], grid[1])
+        specs.append(_spec("to_image", shape, new, stage, grid=grid))
+        return new
+    return shape
+
+
+def _plan_stage(
+    specs: list[BlockSpec], st: StageConfig, i: int, shape: Shape, grid: tuple[int, int]
+) -> tuple[Shape, tuple[int, int]]:
+    ds = st.downsample
+    if ds.kind != "none":
+        shape = _to_layout(specs, shape, grid, "nchw", i)
+        grid = (grid[0] // ds.stride, grid[1] // ds.stride)
+        out: Shape = (st.channels, grid[0], grid[1])
+        if ds.kind == "conv":
+            specs.append(_spec("down_conv", shape, out, i, out_chs=st.channels, stride=ds.stride))
+        elif ds.kind == "mbconv":
+            specs.append(_spec("down_mbconv", shape, out, i, out_chs=st.channels, stride=ds.stride,
+                               expand_ratio=ds.expand_ratio, act=st.act))
+        else:
+            specs.append(_spec("down_patch", shape, out, i, out_chs=st.channels, stride=ds.stride,
+                               norm=st.norm))
+        shape = out
+    mixer = st.mixer
+    if mixer.kind in TOKEN_MIXERS:
+        shape = _to_layout(specs, shape, grid, "tokens", i)
+        extra = shape[0] - grid[0] * grid[1]  # class token
+        common = dict(dim=st.channels, grid=grid, extra_tokens=extra, mlp_ratio=st.mlp_ratio, ffn=st.ffn,
+                      act=st.act, norm=st.norm, layer_scale=st.layer_scale)
+        if mixer.kind == "mhsa":
+            common.update(num_heads=mixer.num_heads, key_dim=mixer.key_dim, attn_ratio=mixer.attn_ratio,
+                          attn_bias=mixer.attn_bias, qkv_bias=mixer.qkv_bias)
+        elif mixer.kind == "hilo":
+            common.update(num_heads=mixer.num_heads, alpha=mixer.alpha, window=mixer.window,
+                          qkv_bias=mixer.qkv_bias)
+        for _ in range(st.depth):
+            specs.append(_spec(mixer.kind, shape, shape, i, **common))
+        return shape, grid
+    shape = _to_layout(specs, shape, grid, "nchw", i)
+    if mixer.kind == "conv":
+        for _ in range(st.depth):
+            out = (st.channels, grid[0], grid[1])
+            specs.append(_spec("mbconv", shape, out, i, out_chs=st.channels, expand_ratio=mixer.expand_ratio,
+                               kernel_size=mixer.kernel_size, act=st.act, norm=st.norm))
+            shape = out
+    elif mixer.kind == "pool":
+        for _ in range(st.depth):
+            specs.append(_spec("pool", shape, shape, i, pool_size=mixer.pool_size, mlp_ratio=st.mlp_ratio,
+                               act=st.act, norm=st.norm, layer_scale=st.layer_scale))
+    elif mixer.kind == "mobilevit":
+        specs.append(_spec("mobilevit", shape, shape, i, dim=mixer.dim, depth=st.depth, num_heads=mixer.num_heads,
+                           patch_size=mixer.patch_size, kernel_size=mixer.kernel_size, mlp_ratio=st.mlp_ratio,
+                           fusion=mixer.fusion, act=st.act, norm=st.norm))
+    elif mixer.kind == "separable":
+        specs.append(_spec("separable", shape, shape, i, dim=mixer.dim, depth=st.depth,
+                           patch_size=mixer.patch_size, kernel_size=mixer.kernel_size, mlp_ratio=st.mlp_ratio,
+                           act=st.act, norm=st.norm))
+    else:  # validate() guarantees every mixer kind is handled above
+        raise AssertionError(mixer.kind)
+    return shape, grid
