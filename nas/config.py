@@ -196,6 +196,7 @@ class ArchConfig:
     notes: str = ""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "choices", _to_plain(dict(self.choices)))  # JSON-exact (tuples -> lists)
         validate(self)
 
     def __hash__(self) -> int:  # choices is a dict: hash the canonical JSON instead
@@ -320,8 +321,10 @@ def validate(cfg: ArchConfig) -> None:
                 f"field '{where}.downsample': changing channels {channels} -> {st.channels} needs a "
                 f"downsample ({', '.join(DOWNSAMPLE_KINDS[1:])}) or a conv mixer"
             )
-        if stem.cls_token and (mixer.kind != "mhsa" or st.downsample.kind != "none"):
-            raise ConfigError(f"field '{where}': a class-token network (ViT) needs mhsa stages with no downsample")
+        if stem.cls_token and (mixer.kind != "mhsa" or st.downsample.kind != "none" or st.ffn != "mlp"):
+            raise ConfigError(
+                f"field '{where}': a class-token network (ViT) needs mhsa stages with mlp ffn and no downsample"
+            )
         _validate_mixer(mixer, st, size, f"{where}.mixer")
         channels = st.channels
     if cfg.head.conv_channels < 0:
@@ -346,10 +349,7 @@ def _validate_mixer(mixer: Any, st: StageConfig, size: int, where: str) -> None:
         _check_positive(mixer.attn_ratio, f"{where}.attn_ratio")
     elif isinstance(mixer, (SeparableMixer, MobileViTMixer)):
         _check_positive(mixer.dim, f"{where}.dim")
-        if size % mixer.patch_size:
-            raise ConfigError(
-                f"field '{where}.patch_size': feature map {size} is not divisible by patch size {mixer.patch_size}"
-            )
+        _check_positive(mixer.patch_size, f"{where}.patch_size")
         if isinstance(mixer, MobileViTMixer) and mixer.dim % mixer.num_heads:
             raise ConfigError(
                 f"field '{where}.num_heads': dim {mixer.dim} is not divisible by num_heads {mixer.num_heads}"

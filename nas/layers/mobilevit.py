@@ -2,7 +2,8 @@
 
 Core ML has no im2col/col2im, so patches are unfolded with ``pixel_unshuffle`` and folded back
 with ``pixel_shuffle`` (4-D reshapes that ONNX and Core ML both convert), instead of
-``F.unfold``/``F.fold``.
+``F.unfold``/``F.fold``. A feature map not divisible by the patch size is resized (bilinear)
+to the next multiple and back, as ml-cvnets does (MobileViT at 224 has a 7 x 7 last stage).
 """
 
 from __future__ import annotations
@@ -23,6 +24,18 @@ def unfold_patches(x: torch.Tensor, patch_size: int) -> torch.Tensor:
     b, c, h, w = x.shape
     x = F.pixel_unshuffle(x, patch_size)  # (B, C * P, H / p, W / p)
     return x.reshape(b, c, patch_size * patch_size, (h // patch_size) * (w // patch_size))
+
+
+def patch_grid(grid: tuple[int, int], patch_size: int) -> tuple[int, int]:
+    """``grid`` rounded up to a multiple of ``patch_size`` in both dims."""
+    return (-(-grid[0] // patch_size) * patch_size, -(-grid[1] // patch_size) * patch_size)
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of a (B, C, H, W) map to ``size``; a no-op when it already has that size."""
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 def fold_patches(x: torch.Tensor, patch_size: int, grid: tuple[int, int]) -> torch.Tensor:
@@ -52,6 +65,7 @@ class MobileViTBlock(nn.Module):
     ):
         super().__init__()
         self.grid, self.patch_size = grid, patch_size
+        self.padded = patch_grid(grid, patch_size)
         self.local = nn.Sequential(
             ConvNormAct(in_chs, in_chs, kernel_size, act=act),
             nn.Conv2d(in_chs, dim, 1, bias=False),
@@ -73,14 +87,14 @@ class MobileViTBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
-        y = self.local(x)  # (B, d, H, W)
+        y = resize(self.local(x), self.padded)  # (B, d, H', W'), H' and W' multiples of p
         d = y.shape[1]
         patches = unfold_patches(y, self.patch_size)  # (B, d, P, N)
         p, n = patches.shape[2], patches.shape[3]
         tokens = patches.permute(0, 2, 3, 1).reshape(b * p, n, d)  # (B * P, N, d)
         tokens = self.norm(self.transformer(tokens))
         patches = tokens.reshape(b, p, n, d).permute(0, 3, 1, 2)  # (B, d, P, N)
-        y = self.proj(fold_patches(patches, self.patch_size, self.grid))  # (B, C, H, W)
+        y = self.proj(resize(fold_patches(patches, self.patch_size, self.padded), self.grid))  # (B, C, H, W)
         return self.fusion(torch.cat([x, y], dim=1)) if self.fusion is not None else y
 
 
@@ -133,6 +147,7 @@ class MobileViTv2Block(nn.Module):
     ):
         super().__init__()
         self.grid, self.patch_size = grid, patch_size
+        self.padded = patch_grid(grid, patch_size)
         self.local = nn.Sequential(
             ConvNormAct(in_chs, in_chs, kernel_size, groups=in_chs, act=act),
             nn.Conv2d(in_chs, dim, 1, bias=False),
@@ -143,6 +158,6 @@ class MobileViTv2Block(nn.Module):
         self.proj = ConvNormAct(dim, in_chs, 1, act=None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        patches = unfold_patches(self.local(x), self.patch_size)  # (B, d, P, N)
+        patches = unfold_patches(resize(self.local(x), self.padded), self.patch_size)  # (B, d, P, N)
         patches = self.norm(self.layers(patches))
-        return self.proj(fold_patches(patches, self.patch_size, self.grid))  # (B, C, H, W)
+        return self.proj(resize(fold_patches(patches, self.patch_size, self.padded), self.grid))  # (B, C, H, W)
