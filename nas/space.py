@@ -1,0 +1,287 @@
+"""Search spaces: YAML files of design choices, sampled through Optuna's trial API.
+
+A space names architecture families (``nas.models.families``) and, for each, the values every
+choice may take. A list is a categorical choice; a scalar is fixed; ``{per_stage: [[...], ...]}``
+is one categorical choice per stage. ``SearchSpace.sample(trial)`` asks the trial for
+``family`` and then ``<family>.<choice>[.<stage>]``, and builds the ArchConfig with the family
+builder, so a stored trial's params replay to the same config (``config_from_params``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nas.config import ArchConfig
+from nas.errors import ConfigError, SpaceError, UnknownNameError
+from nas.models.families import FAMILIES, build_family
+from nas.resources import data_dir
+
+DEFAULT_SPACE = "hybrid-vit"
+Scalar = Any  # bool | int | float | str
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One design choice of a family: a categorical over ``options`` (one per stage if ``per_stage``)."""
+
+    name: str
+    options: tuple[tuple[Scalar, ...], ...]  # per stage; a plain choice has one entry
+    per_stage: bool
+
+    def param_names(self, family: str) -> list[str]:
+        if self.per_stage:
+            return [f"{family}.{self.name}.{i}" for i in range(len(self.options))]
+        return [f"{family}.{self.name}"]
+
+    @property
+    def searched(self) -> bool:
+        return any(len(o) > 1 for o in self.options)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A named search space: deploy resolution, class count, and choices per family."""
+
+    name: str
+    description: str
+    resolution: int
+    num_classes: int
+    families: dict[str, tuple[Choice, ...]]
+    path: Path | None = None
+
+    # -- sampling -------------------------------------------------------------------------
+    def sample(self, trial: Any) -> ArchConfig:
+        """Ask ``trial`` (any Optuna trial, FixedTrial included) for every choice; build the config."""
+        family = trial.suggest_categorical("family", list(self.families))
+        values: dict[str, Any] = {}
+        for choice in self.families[family]:
+            picked = [
+                trial.suggest_categorical(pname, list(opts))
+                for pname, opts in zip(choice.param_names(family), choice.options)
+            ]
+            values[choice.name] = picked if choice.per_stage else picked[0]
+        return build_family(family, values, name=f"{self.name}-{family}", resolution=self.resolution).replace(
+            num_classes=self.num_classes
+        )
+
+    def config_from_params(self, params: dict[str, Any]) -> ArchConfig:
+        """Replay stored trial params to their ArchConfig."""
+        import optuna
+
+        missing = self._missing_params(params)
+        if missing:
+            raise ConfigError(f"params lack {', '.join(missing)} for space '{self.name}'")
+        return self.sample(optuna.trial.FixedTrial(params))
+
+    def _missing_params(self, params: dict[str, Any]) -> list[str]:
+        family = params.get("family")
+        if family not in self.families:
+            return ["family"]
+        names = [n for c in self.families[family] for n in c.param_names(family)]
+        return [n for n in names if n not in params]
+
+    # -- presets --------------------------------------------------------------------------
+    def preset_params(self, preset: str) -> dict[str, Any]:
+        """Trial params that make this space build ``preset`` (at the space's resolution).
+
+        Raises ConfigError if the preset's family or one of its values is not in the space.
+        """
+        from nas.models.presets import PRESETS
+
+        if preset not in PRESETS:
+            raise UnknownNameError("preset", preset, list(PRESETS))
+        p = PRESETS[preset]
+        if p.family not in self.families:
+            raise ConfigError(f"preset '{preset}': family '{p.family}' is not in space '{self.name}'")
+        defaults = {
+            k: v.default for k, v in inspect.signature(FAMILIES[p.family]).parameters.items()
+            if v.default is not inspect.Parameter.empty
+        }
+        params: dict[str, Any] = {"family": p.family}
+        for choice in self.families[p.family]:
+            value = p.choices.get(choice.name, defaults.get(choice.name))
+            values = list(value) if choice.per_stage else [value]
+            for pname, v, opts in zip(choice.param_names(p.family), values, choice.options):
+                if v not in opts:
+                    raise ConfigError(f"preset '{preset}': {pname} = {v!r} is not among {list(opts)}")
+                params[pname] = v
+        return params
+
+    def presets_in_space(self) -> list[str]:
+        """Names of the presets this space contains."""
+        from nas.models.presets import PRESETS
+
+        found = []
+        for name in PRESETS:
+            try:
+                self.preset_params(name)
+            except ConfigError:
+                continue
+            found.append(name)
+        return found
+
+    # -- enumeration ----------------------------------------------------------------------
+    def enumerate(self, family: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every param dict of the space (or of one family), as trials would store them."""
+        for fam in [family] if family else list(self.families):
+            names = ["family"]
+            option_lists: list[tuple[Scalar, ...]] = [(fam,)]
+            for choice in self.families[fam]:
+                names += choice.param_names(fam)
+                option_lists += list(choice.options)
+            for combo in itertools.product(*option_lists):
+                yield dict(zip(names, combo))
+
+    def size(self) -> int:
+        """Number of distinct param dicts (architectures) in the space."""
+        return sum(
+            math.prod(len(o) for c in choices for o in c.options) for choices in self.families.values()
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain description (for `nas space show --json`)."""
+        fams = {}
+        for fam, choices in self.families.items():
+            fams[fam] = {
+                c.name: ({"per_stage": [list(o) for o in c.options]} if c.per_stage else list(c.options[0]))
+                for c in choices
+            }
+        return {
+            "name": self.name, "description": self.description, "resolution": self.resolution,
+            "num_classes": self.num_classes, "families": fams, "size": self.size(),
+            "presets": self.presets_in_space(), "path": str(self.path) if self.path else None,
+        }
+
+
+# ----------------------------------------------------------------------------- loading
+def space_dirs() -> list[Path]:
+    """Folders searched for space YAML files: the shipped ``search_spaces/``."""
+    return [data_dir("search_spaces")]
+
+
+def list_spaces() -> dict[str, Path]:
+    """Name -> path of every space file found."""
+    found: dict[str, Path] = {}
+    for folder in space_dirs():
+        for path in sorted(folder.glob("*.yaml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def load_space(name_or_path: str | Path = DEFAULT_SPACE) -> SearchSpace:
+    """Load a space by name (shipped) or from a YAML path; errors name the file, key and problem."""
+    ref = str(name_or_path)
+    path = Path(ref)
+    if not (ref.endswith((".yaml", ".yml")) or path.is_file()):
+        spaces = list_spaces()
+        if ref not in spaces:
+            raise UnknownNameError("space", ref, list(spaces))
+        path = spaces[ref]
+    if not path.is_file():
+        raise SpaceError(f"{path}: no such file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise SpaceError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_space(data, path=path)
+
+
+def _fail(path: Path | None, key: str, problem: str) -> SpaceError:
+    return SpaceError(f"{path or '<space>'}: key '{key}': {problem}")
+
+
+def parse_space(data: Any, *, path: Path | None = None) -> SearchSpace:
+    """Validate a parsed YAML document and build the SearchSpace."""
+    if not isinstance(data, dict):
+        raise _fail(path, "(top)", "expected a mapping with name, resolution, families")
+    allowed = {"name", "description", "resolution", "num_classes", "families"}
+    for key in data:
+        if key not in allowed:
+            raise _fail(path, str(key), f"unknown key; accepted: {', '.join(sorted(allowed))}")
+    name = data.get("name") or (path.stem if path else "space")
+    resolution = data.get("resolution", 224)
+    if not isinstance(resolution, int) or resolution <= 0:
+        raise _fail(path, "resolution", f"must be a positive integer, got {resolution!r}")
+    num_classes = data.get("num_classes", 1000)
+    if not isinstance(num_classes, int) or num_classes <= 0:
+        raise _fail(path, "num_classes", f"must be a positive integer, got {num_classes!r}")
+    fams = data.get("families")
+    if not isinstance(fams, dict) or not fams:
+        raise _fail(path, "families", f"must map family names ({', '.join(FAMILIES)}) to their choices")
+    families: dict[str, tuple[Choice, ...]] = {}
+    for fam, spec in fams.items():
+        if fam not in FAMILIES:
+            raise _fail(path, f"families.{fam}", f"unknown family; accepted: {', '.join(FAMILIES)}")
+        families[fam] = _parse_family(fam, spec or {}, path)
+    space = SearchSpace(str(name), str(data.get("description", "")).strip(), resolution, num_classes, families, path)
+    _check_values(space, path)
+    return space
+
+
+def _parse_family(fam: str, spec: Any, path: Path | None) -> tuple[Choice, ...]:
+    if not isinstance(spec, dict):
+        raise _fail(path, f"families.{fam}", "expected a mapping of choice -> values")
+    params = inspect.signature(FAMILIES[fam]).parameters
+    accepted = [p for p in params if p not in ("name", "resolution")]
+    choices = []
+    for cname, raw in spec.items():
+        key = f"families.{fam}.{cname}"
+        if cname not in accepted:
+            raise _fail(path, key, f"unknown choice; accepted: {', '.join(accepted)}")
+        default = params[cname].default
+        wants_tuple = isinstance(default, tuple) or cname in ("depths", "mixers")
+        if isinstance(raw, dict):
+            if set(raw) != {"per_stage"} or not isinstance(raw["per_stage"], list):
+                raise _fail(path, key, "a mapping must be {per_stage: [[options of stage 1], ...]}")
+            if not wants_tuple:
+                raise _fail(path, key, "per_stage is only for per-stage choices (depths, mixers)")
+            if isinstance(default, tuple) and len(raw["per_stage"]) != len(default):
+                raise _fail(path, key, f"needs {len(default)} stages, got {len(raw['per_stage'])}")
+            options = tuple(_options(o, f"{key}.per_stage[{i}]", path) for i, o in enumerate(raw["per_stage"]))
+            choices.append(Choice(cname, options, per_stage=True))
+        else:
+            if wants_tuple:
+                raise _fail(path, key, "a per-stage choice needs {per_stage: [[...], ...]}")
+            choices.append(Choice(cname, (_options(raw, key, path),), per_stage=False))
+    return tuple(choices)
+
+
+def _options(raw: Any, key: str, path: Path | None) -> tuple[Scalar, ...]:
+    values = raw if isinstance(raw, list) else [raw]
+    if not values:
+        raise _fail(path, key, "needs at least one value")
+    for v in values:
+        if not isinstance(v, (bool, int, float, str)):
+            raise _fail(path, key, f"values must be numbers or strings, got {v!r}")
+    if len(set(values)) != len(values):
+        raise _fail(path, key, f"duplicate values in {values}")
+    return tuple(values)
+
+
+def _check_values(space: SearchSpace, path: Path | None) -> None:
+    """Build each family with every single option in turn, so a bad value names its key."""
+    for fam, choices in space.families.items():
+        base = {c.name: [o[0] for o in c.options] if c.per_stage else c.options[0][0] for c in choices}
+        for choice in choices:
+            for stage, opts in enumerate(choice.options):
+                for v in opts:
+                    values = dict(base)
+                    if choice.per_stage:
+                        values[choice.name] = [*base[choice.name][:stage], v, *base[choice.name][stage + 1:]]
+                    else:
+                        values[choice.name] = v
+                    try:
+                        build_family(fam, values, name=space.name, resolution=space.resolution)
+                    except ConfigError as exc:
+                        key = f"families.{fam}.{choice.name}" + (f".per_stage[{stage}]" if choice.per_stage else "")
+                        raise _fail(path, key, f"value {v!r} is invalid: {exc}") from None
