@@ -42,15 +42,17 @@ class HiLo(nn.Module):
             self.h_proj = nn.Linear(self.h_dim, self.h_dim)
 
     def hifi(self, x: torch.Tensor) -> torch.Tensor:
+        # Tensors stay at rank <= 5 (batch and window rows folded together): Core ML rejects rank 6.
         b, h, w, _ = x.shape
         s, nh, hd = self.window, self.h_heads, self.head_dim
         gh, gw = h // s, w // s
-        x = x.view(b, gh, s, gw, s, -1).transpose(2, 3).reshape(b, gh * gw, s * s, -1)  # (B, G, s*s, C)
-        qkv = self.h_qkv(x).view(b, gh * gw, s * s, 3, nh, hd).permute(3, 0, 1, 4, 2, 5)  # (3, B, G, nh, s*s, hd)
+        g = b * gh * gw  # windows in the whole batch
+        x = x.reshape(b * gh, s, gw, s, -1).transpose(1, 2).reshape(g, s * s, -1)  # (B*G, s*s, C)
+        qkv = self.h_qkv(x).reshape(g, s * s, 3, nh, hd).permute(2, 0, 3, 1, 4)  # (3, B*G, nh, s*s, hd)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)  # (B, G, nh, s*s, s*s)
-        out = (attn @ v).transpose(2, 3).reshape(b, gh, gw, s, s, self.h_dim)  # (B, gh, gw, s, s, h_dim)
-        out = out.transpose(2, 3).reshape(b, h, w, self.h_dim)
+        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)  # (B*G, nh, s*s, s*s)
+        out = (attn @ v).transpose(1, 2).reshape(b * gh, gw, s, s, self.h_dim)  # (B*gh, gw, s, s, h_dim)
+        out = out.transpose(1, 2).reshape(b, h, w, self.h_dim)
         return self.h_proj(out)
 
     def lofi(self, x: torch.Tensor) -> torch.Tensor:
