@@ -1,0 +1,265 @@
+"""Latency tables: one JSON file per device, block key -> milliseconds.
+
+File format (``schema`` 1), one object::
+
+    {
+      "schema": 1,
+      "device": "x86-2core-ort",          # name used by --device; equals the file stem
+      "runtime": "onnxruntime",           # onnxruntime | torch | coreml | ...
+      "runtime_version": "1.31.1",
+      "compute_unit": "cpu",              # cpu | all | ane | gpu ... (what the runtime was allowed to use)
+      "threads": 1,                       # intra-op threads (null when the runtime does not say)
+      "resolution": 224,                  # deploy resolution the keys were planned at
+      "batch": 1,
+      "method": "measured",               # measured (timed on the device) | estimated (a cost model)
+      "network_overhead_ms": 0.05,        # optional, default 0: added ONCE per network (per-call cost)
+      "provenance": {                     # how the numbers were made; free-form beyond these keys
+        "date": "2025-01-01T12:00:00Z", "tool_version": "0.1.0", "host": "...",
+        "warmup": 10, "repeats": "adaptive", "statistic": "median", ...
+      },
+      "entries": {                        # block key (nas.models.plan.BlockSpec.key) -> entry
+        "mhsa|197x192|act=gelu,...": {"ms": 0.412, ...}   # "ms" required (finite, >= 0); extra fields kept
+      }
+    }
+
+A network's predicted latency is ``network_overhead_ms + sum(entries[key]["ms"] for each planned block)``
+(see :mod:`nas.latency.predict`). A key the table lacks is an error (:class:`MissingKeysError`) naming the
+keys and the ``nas profile`` command that would measure them, never a silent zero.
+
+Tables are found, first match wins, in: ``--tables DIR`` (``tables_dir``), the folders in the environment
+variable ``NAS_TABLES_DIR`` (``os.pathsep``-separated), the user folder ``$XDG_CONFIG_HOME/nas/latency_tables``
+(default ``~/.config/nas/latency_tables``), then the tables shipped with the package. A device name may
+also be a path to a table file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas.errors import NasError, UnknownNameError
+
+SCHEMA_VERSION = 1
+METHODS = ("measured", "estimated")
+ENV_TABLES_DIR = "NAS_TABLES_DIR"
+REQUIRED_FIELDS = ("device", "runtime", "resolution", "batch", "method", "provenance", "entries")
+
+
+class TableError(NasError):
+    """A latency table file is unreadable or invalid; the message names the file and the problem."""
+
+
+class MissingKeysError(NasError):
+    """A network needs block keys the table lacks; names them and the command that measures them."""
+
+    def __init__(self, keys: Iterable[str], *, device: str, command: str):
+        self.keys = sorted(set(keys))
+        self.device, self.command = device, command
+        shown = "; ".join(self.keys[:3]) + (" ..." if len(self.keys) > 3 else "")
+        super().__init__(
+            f"latency table '{device}' lacks {len(self.keys)} block key(s): {shown}; measure them with: {command}"
+        )
+
+
+@dataclass
+class LatencyTable:
+    """A device's latency table (see the module docstring for the file format)."""
+
+    device: str
+    runtime: str
+    method: str
+    resolution: int
+    batch: int = 1
+    threads: int | None = None
+    runtime_version: str = ""
+    compute_unit: str = "cpu"
+    network_overhead_ms: float = 0.0
+    provenance: dict[str, Any] = field(default_factory=dict)
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path: Path | None = None
+
+    def ms(self, key: str) -> float:
+        """Milliseconds of one block key; raises MissingKeysError if the table lacks it."""
+        entry = self.entries.get(key)
+        if entry is None:
+            raise MissingKeysError([key], device=self.device, command=self.profile_command())
+        return float(entry["ms"])
+
+    def profile_command(self, space: str | None = None) -> str:
+        """The `nas profile` command that (re)measures this table's missing keys."""
+        cmd = f"nas profile --device {self.device} --runtime {self.runtime}"
+        if space:
+            cmd += f" --space {space}"
+        if self.threads:
+            cmd += f" --threads {self.threads}"
+        if self.runtime == "coreml":
+            cmd += " --export DIR  (then: nas profile import CSV --device " + self.device + " --runtime coreml)"
+        return cmd
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of this table (without its path)."""
+        return {
+            "schema": SCHEMA_VERSION, "device": self.device, "runtime": self.runtime,
+            "runtime_version": self.runtime_version, "compute_unit": self.compute_unit,
+            "threads": self.threads, "resolution": self.resolution, "batch": self.batch,
+            "method": self.method, "network_overhead_ms": self.network_overhead_ms,
+            "provenance": self.provenance, "entries": self.entries,
+        }
+
+    @property
+    def hash(self) -> str:
+        """Short sha256 of the canonical JSON content (identifies the numbers a search used)."""
+        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+    def summary(self) -> dict[str, Any]:
+        """One row for `nas devices`: name, method, runtime, entries, provenance summary."""
+        prov = self.provenance
+        return {
+            "device": self.device, "method": self.method, "runtime": self.runtime,
+            "runtime_version": self.runtime_version, "compute_unit": self.compute_unit,
+            "threads": self.threads, "resolution": self.resolution, "batch": self.batch,
+            "entries": len(self.entries), "network_overhead_ms": self.network_overhead_ms,
+            "date": prov.get("date"), "host": prov.get("host"), "statistic": prov.get("statistic"),
+            "source": prov.get("source"), "hash": self.hash, "path": str(self.path) if self.path else None,
+        }
+
+
+# ----------------------------------------------------------------------------- parsing
+def table_from_dict(data: Any, *, path: Path | str | None = None) -> LatencyTable:
+    """Validate a parsed table document; errors name the file and the problem."""
+    where = str(path) if path else "<table>"
+
+    def fail(problem: str) -> TableError:
+        return TableError(f"{where}: {problem}")
+
+    if not isinstance(data, dict):
+        raise fail("expected a JSON object")
+    schema = data.get("schema")
+    if schema != SCHEMA_VERSION:
+        raise fail(f"schema version {schema!r} is not supported (this nas reads schema {SCHEMA_VERSION})")
+    missing = [k for k in REQUIRED_FIELDS if k not in data]
+    if missing:
+        raise fail(f"missing field(s): {', '.join(missing)}")
+    if data["method"] not in METHODS:
+        raise fail(f"method {data['method']!r} must be one of {', '.join(METHODS)}")
+    for name in ("resolution", "batch"):
+        if not isinstance(data[name], int) or isinstance(data[name], bool) or data[name] <= 0:
+            raise fail(f"'{name}' must be a positive integer, got {data[name]!r}")
+    if not isinstance(data["provenance"], dict):
+        raise fail("'provenance' must be an object")
+    overhead = data.get("network_overhead_ms", 0.0)
+    if not _valid_ms(overhead):
+        raise fail(f"'network_overhead_ms' must be a finite number >= 0, got {overhead!r}")
+    entries = data["entries"]
+    if not isinstance(entries, dict):
+        raise fail("'entries' must be an object of block key -> {\"ms\": ...}")
+    for key, entry in entries.items():
+        if not isinstance(entry, dict) or "ms" not in entry:
+            raise fail(f"entry '{key}' must be an object with 'ms'")
+        if not _valid_ms(entry["ms"]):
+            raise fail(f"entry '{key}' has invalid ms {entry['ms']!r} (must be a finite number >= 0)")
+    return LatencyTable(
+        device=str(data["device"]), runtime=str(data["runtime"]), method=data["method"],
+        resolution=data["resolution"], batch=data["batch"], threads=data.get("threads"),
+        runtime_version=str(data.get("runtime_version", "")), compute_unit=str(data.get("compute_unit", "cpu")),
+        network_overhead_ms=float(overhead), provenance=data["provenance"],
+        entries=entries, path=Path(path) if path else None,
+    )
+
+
+def _valid_ms(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and value >= 0)
+
+
+def read_table(path: str | Path) -> LatencyTable:
+    """Load and validate one table file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise TableError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not text.strip():
+        raise TableError(f"{path}: empty file")
+    try:
+        # NaN/Infinity are not JSON; reject them here rather than let them through as floats
+        data = json.loads(text, parse_constant=lambda c: float("nan"))
+    except json.JSONDecodeError as exc:
+        raise TableError(f"{path}: not valid JSON (truncated or corrupt?): {exc.msg} at line {exc.lineno}") \
+            from None
+    return table_from_dict(data, path=path)
+
+
+# ----------------------------------------------------------------------------- finding
+def user_tables_dir() -> Path:
+    """The per-user folder for tables of one's own devices."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "nas" / "latency_tables"
+
+
+def table_dirs(tables_dir: str | Path | None = None) -> list[Path]:
+    """Folders searched for tables, first match wins (see the module docstring)."""
+    from nas.resources import data_dir
+
+    dirs: list[Path] = []
+    if tables_dir:
+        dirs.append(Path(tables_dir))
+    env = os.environ.get(ENV_TABLES_DIR, "")
+    dirs += [Path(p) for p in env.split(os.pathsep) if p]
+    dirs.append(user_tables_dir())
+    try:
+        dirs.append(data_dir("latency_tables"))
+    except FileNotFoundError:
+        pass
+    return dirs
+
+
+def find_tables(tables_dir: str | Path | None = None) -> dict[str, Path]:
+    """Device name (file stem) -> path of every table found, first folder wins."""
+    found: dict[str, Path] = {}
+    for folder in table_dirs(tables_dir):
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.json")):
+                found.setdefault(path.stem, path)
+    return found
+
+
+def load_table(device: str, tables_dir: str | Path | None = None) -> LatencyTable:
+    """Load the table of ``device`` (a name found by :func:`find_tables`, or a path to a table file)."""
+    if device.endswith(".json") and Path(device).is_file():
+        return read_table(device)
+    tables = find_tables(tables_dir)
+    if device not in tables:
+        raise UnknownNameError("device (latency table)", device, list(tables))
+    table = read_table(tables[device])
+    if table.device != device:
+        raise TableError(f"{tables[device]}: file is named for device '{device}' but says device "
+                         f"'{table.device}'")
+    return table
+
+
+def save_table(table: LatencyTable, path: str | Path) -> Path:
+    """Write ``table`` to ``path`` atomically (temp file + rename): a crash never leaves half a table."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(table.to_dict(), indent=1, sort_keys=False, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    table.path = path
+    return path
