@@ -26,10 +26,10 @@ A network's predicted latency is ``network_overhead_ms + sum(entries[key]["ms"] 
 (see :mod:`nas.latency.predict`). A key the table lacks is an error (:class:`MissingKeysError`) naming the
 keys and the ``nas profile`` command that would measure them, never a silent zero.
 
-Tables are found, first match wins, in: ``--tables DIR`` (``tables_dir``), the folders in the environment
-variable ``NAS_TABLES_DIR`` (``os.pathsep``-separated), the user folder ``$XDG_CONFIG_HOME/nas/latency_tables``
-(default ``~/.config/nas/latency_tables``), then the tables shipped with the package. A device name may
-also be a path to a table file.
+Tables are found, first match wins, in: ``--tables DIR`` (``tables_dir``), the folders in the
+environment variable ``NAS_TABLES_DIR`` (``os.pathsep``-separated), the user folder
+``$XDG_CONFIG_HOME/nas/latency_tables`` (default ``~/.config/nas/latency_tables``), then the tables
+shipped with the package. A device name may also be a path to a table file.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ class MissingKeysError(NasError):
         self.device, self.command = device, command
         shown = "; ".join(self.keys[:3]) + (" ..." if len(self.keys) > 3 else "")
         super().__init__(
-            f"latency table '{device}' lacks {len(self.keys)} block key(s): {shown}; measure them with: {command}"
+            f"latency table '{device}' lacks {len(self.keys)} block key(s): {shown}; "
+            f"measure them with: {command}"
         )
 
 
@@ -100,7 +101,7 @@ class LatencyTable:
         if self.threads:
             cmd += f" --threads {self.threads}"
         if self.runtime == "coreml":
-            cmd += " --export DIR  (then: nas profile import CSV --device " + self.device + " --runtime coreml)"
+            cmd += f" --export DIR, then: nas profile import CSV --device {self.device} --runtime coreml"
         return cmd
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,7 +170,8 @@ def table_from_dict(data: Any, *, path: Path | str | None = None) -> LatencyTabl
     return LatencyTable(
         device=str(data["device"]), runtime=str(data["runtime"]), method=data["method"],
         resolution=data["resolution"], batch=data["batch"], threads=data.get("threads"),
-        runtime_version=str(data.get("runtime_version", "")), compute_unit=str(data.get("compute_unit", "cpu")),
+        runtime_version=str(data.get("runtime_version", "")),
+        compute_unit=str(data.get("compute_unit", "cpu")),
         network_overhead_ms=float(overhead), provenance=data["provenance"],
         entries=entries, path=Path(path) if path else None,
     )
