@@ -1,0 +1,34 @@
+"""Accuracy proxies: rank candidate architectures by short training on real data or training-free scores.
+
+Public API (used by ``nas search``):
+
+- ``PROXIES``: registry name -> proxy class; ``get_proxy(name, **options)`` makes one
+  (``PROXIES[name](**options)``); every proxy has ``.name`` and
+  ``.evaluate(cfg, data, *, seed) -> ProxyResult``; higher score = better.
+- ``DEFAULT_PROXY``: the proxy that ranked best per unit of time in benchmarks/proxy_fidelity.py.
+- ``load_dataset(spec, *, seed=0) -> Dataset``: ``digits`` (default), ``cifar10:DIR``, ``folder:DIR``.
+"""
+
+from __future__ import annotations
+
+from nas.errors import UnknownNameError
+from nas.proxy.base import Proxy, ProxyResult, proxy_resolution
+from nas.proxy.data import DataError, Dataset, load_dataset
+from nas.proxy.train import TrainProxy
+from nas.proxy.zero_cost import NaswotProxy, ParamsProxy, SynflowProxy, ZiCoProxy
+
+PROXIES: dict[str, type[Proxy]] = {p.name: p for p in (TrainProxy, ZiCoProxy, NaswotProxy, SynflowProxy,
+                                                       ParamsProxy)}
+DEFAULT_PROXY = "train"
+DEFAULT_DATA = "digits"
+
+
+def get_proxy(name: str, **options) -> Proxy:
+    """A proxy by registry name, built with its keyword ``options`` (steps, resolution, ...)."""
+    if name not in PROXIES:
+        raise UnknownNameError("proxy", name, list(PROXIES))
+    return PROXIES[name](**options)
+
+
+__all__ = ["DEFAULT_DATA", "DEFAULT_PROXY", "PROXIES", "DataError", "Dataset", "Proxy", "ProxyResult",
+           "get_proxy", "load_dataset", "proxy_resolution"]
