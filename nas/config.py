@@ -16,7 +16,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from nas.errors import ConfigError
 
@@ -103,7 +103,7 @@ class IdentityMixer:
     kind: str = "identity"
 
 
-MixerConfig = Union[ConvMixer, PoolMixer, MhsaMixer, SeparableMixer, MobileViTMixer, HiloMixer, IdentityMixer]
+MixerConfig = ConvMixer | PoolMixer | MhsaMixer | SeparableMixer | MobileViTMixer | HiloMixer | IdentityMixer
 MIXERS: dict[str, type] = {
     cls.kind: cls  # type: ignore[attr-defined]
     for cls in (ConvMixer, PoolMixer, MhsaMixer, SeparableMixer, MobileViTMixer, HiloMixer, IdentityMixer)
