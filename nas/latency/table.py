@@ -254,7 +254,10 @@ def save_table(table: LatencyTable, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(table.to_dict(), indent=1, sort_keys=False, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a table is a normal, shareable file
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()

@@ -1,0 +1,265 @@
+"""Latency backends: run a torch module through a runtime and time it.
+
+A backend is a small plug-in (:class:`LatencyBackend`) registered in :data:`BACKENDS` by runtime name; the
+CLI's ``--runtime`` choices and the contract tests read the same registry.
+
+Contract of a backend:
+
+- ``name`` is the runtime name stored in tables (``table.runtime``); ``runtime_version()`` its version.
+- ``compile(module, example, threads=...)`` turns an eval-mode module and an example input (batch included)
+  into a :class:`Runner`: a no-argument callable that runs one inference on that input and blocks until
+  the result exists. Everything that is not per-inference work (export, session creation, input upload,
+  output allocation where the runtime allows) happens in ``compile``, not in the runner.
+- ``can_time`` says whether the runner can run on this machine (a Core ML model converts on Linux but
+  runs only on macOS); a backend that cannot time raises :class:`BackendError` from ``compile``.
+- ``export(module, example, path)`` (optional) writes the model file a device owner times themselves.
+
+:func:`time_runner` is the one timing loop every backend shares: warm-up, then adaptive repeats until the
+time budget is spent (at least ``min_runs``), median kept.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from nas.errors import NasError, UnknownNameError
+
+Runner = Callable[[], Any]
+
+
+class BackendError(NasError):
+    """A runtime cannot run or export a model here (missing package, unsupported platform)."""
+
+
+@dataclass(frozen=True)
+class TimingPolicy:
+    """How long and how often to time one model (adaptive: enough runs for a stable median)."""
+
+    warmup_runs: int = 3
+    warmup_s: float = 0.03
+    min_runs: int = 10
+    max_runs: int = 400
+    budget_s: float = 0.3
+    clock: str = "thread"  # "thread": CPU time of the calling thread; "wall": elapsed time
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Result of timing one runner: median and spread in ms, and how many timed runs."""
+
+    median_ms: float
+    p25_ms: float
+    p75_ms: float
+    runs: int
+
+
+CLOCKS: dict[str, Callable[[], float]] = {"thread": time.thread_time, "wall": time.perf_counter}
+
+
+def time_runner(run: Runner, policy: TimingPolicy = TimingPolicy()) -> Timing:
+    """Warm up ``run``, then time it until ``policy.budget_s`` is spent (>= min_runs); median in ms.
+
+    With ``clock="thread"`` each run is timed by the CPU time of the calling thread, which is exact for a
+    single-threaded runtime (the work runs on the caller) and immune to other processes' time slices on a
+    shared core; the budget is always wall time.
+    """
+    clock = CLOCKS[policy.clock]
+    start = time.perf_counter()
+    for i in range(max(policy.warmup_runs, 1) * 1000):
+        run()
+        if i + 1 >= policy.warmup_runs and time.perf_counter() - start >= policy.warmup_s:
+            break
+    samples: list[float] = []
+    begin = time.perf_counter()
+    while len(samples) < policy.max_runs:
+        t0 = clock()
+        run()
+        samples.append((clock() - t0) * 1e3)
+        if len(samples) >= policy.min_runs and time.perf_counter() - begin >= policy.budget_s:
+            break
+    q = statistics.quantiles(samples, n=4) if len(samples) > 1 else [samples[0]] * 3
+    return Timing(statistics.median(samples), q[0], q[2], len(samples))
+
+
+class LatencyBackend(ABC):
+    """A runtime that runs (and times) torch modules; see the module docstring for the contract."""
+
+    name: str = ""
+    compute_unit: str = "cpu"
+    can_time: bool = True
+    file_suffix: str = ""
+
+    @abstractmethod
+    def runtime_version(self) -> str:
+        """Version of the runtime package."""
+
+    @abstractmethod
+    def compile(self, module: Any, example: Any, *, threads: int = 1) -> Runner:
+        """A no-argument callable running one inference of ``module`` on ``example``."""
+
+    def export(self, module: Any, example: Any, path: Path) -> Path:
+        """Write the runtime's model file for ``module`` (for timing on another device)."""
+        raise BackendError(f"runtime '{self.name}' does not export model files")
+
+    def measure(self, module: Any, example: Any, *, threads: int = 1,
+                policy: TimingPolicy = TimingPolicy()) -> Timing:
+        """Compile and time ``module`` on ``example``."""
+        return time_runner(self.compile(module, example, threads=threads), policy)
+
+
+def onnx_bytes(module: Any, example: Any, *, opset: int = 17) -> bytes:
+    """Export ``module`` to ONNX in memory (legacy TorchScript exporter: fast and dependable for blocks)."""
+    import torch
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), buf, opset_version=opset, dynamo=False,
+                          input_names=["x"], output_names=["y"])
+    return buf.getvalue()
+
+
+class OnnxRuntimeBackend(LatencyBackend):
+    """onnxruntime on the CPU: all graph optimisations, ``threads`` intra-op threads, sequential execution.
+
+    The input is uploaded once and the output bound to an ORT-allocated buffer (IOBinding), so a run
+    times the graph and the call, not numpy conversions.
+    """
+
+    name = "onnxruntime"
+    file_suffix = ".onnx"
+
+    def runtime_version(self) -> str:
+        import onnxruntime
+
+        return onnxruntime.__version__
+
+    def session(self, model: bytes, *, threads: int = 1) -> Any:
+        """An InferenceSession for serialized ONNX ``model`` with this backend's settings."""
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+
+    def compile(self, module: Any, example: Any, *, threads: int = 1) -> Runner:
+        import onnxruntime as ort
+
+        sess = self.session(onnx_bytes(module, example), threads=threads)
+        binding = sess.io_binding()
+        x = ort.OrtValue.ortvalue_from_numpy(example.detach().numpy())
+        binding.bind_ortvalue_input(sess.get_inputs()[0].name, x)
+        for out in sess.get_outputs():
+            binding.bind_output(out.name, "cpu")
+
+        def run() -> None:
+            sess.run_with_iobinding(binding)
+
+        run.keep_alive = (sess, binding, x)  # type: ignore[attr-defined]
+        return run
+
+    def export(self, module: Any, example: Any, path: Path) -> Path:
+        path.write_bytes(onnx_bytes(module, example))
+        return path
+
+
+class TorchBackend(LatencyBackend):
+    """Eager PyTorch on the CPU (``torch.set_num_threads(threads)``, inference mode)."""
+
+    name = "torch"
+
+    def runtime_version(self) -> str:
+        import torch
+
+        return torch.__version__
+
+    def compile(self, module: Any, example: Any, *, threads: int = 1) -> Runner:
+        import torch
+
+        torch.set_num_threads(threads)
+        module = module.eval()
+
+        def run() -> None:
+            with torch.inference_mode():
+                module(example)
+
+        return run
+
+
+class CoreMLBackend(LatencyBackend):
+    """Core ML (coremltools, mlprogram from ``torch.jit.trace``). Converts anywhere, runs only on macOS."""
+
+    name = "coreml"
+    compute_unit = "all"
+    file_suffix = ".mlpackage"
+
+    @property
+    def can_time(self) -> bool:  # type: ignore[override]
+        import platform
+
+        return platform.system() == "Darwin"
+
+    def runtime_version(self) -> str:
+        try:
+            import coremltools
+        except ImportError as exc:
+            raise BackendError("runtime 'coreml' needs coremltools (pip install 'nas-mobile-vit[coreml]')") \
+                from exc
+        return coremltools.__version__
+
+    def convert(self, module: Any, example: Any) -> Any:
+        """The ``ct.models.MLModel`` (mlprogram, fp16 compute as on device) of ``module``."""
+        import logging
+
+        import torch
+
+        self.runtime_version()
+        import coremltools as ct
+
+        for name in ("coremltools", "coremltools.converters"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(module.eval(), example, check_trace=False)
+            return ct.convert(traced, inputs=[ct.TensorType(name="x", shape=tuple(example.shape))],
+                              convert_to="mlprogram", minimum_deployment_target=ct.target.iOS16,
+                              compute_units=ct.ComputeUnit.ALL)
+
+    def export(self, module: Any, example: Any, path: Path) -> Path:
+        self.convert(module, example).save(str(path))
+        return path
+
+    def compile(self, module: Any, example: Any, *, threads: int = 1) -> Runner:
+        if not self.can_time:
+            raise BackendError("runtime 'coreml' can only time on macOS; use --export DIR here and "
+                               "'nas profile import CSV' with the timings measured on the device")
+        model = self.convert(module, example)
+        inputs = {"x": example.detach().numpy()}
+        return lambda: model.predict(inputs)
+
+
+BACKENDS: dict[str, type[LatencyBackend]] = {
+    cls.name: cls for cls in (OnnxRuntimeBackend, TorchBackend, CoreMLBackend)
+}
+
+
+def get_backend(name: str) -> LatencyBackend:
+    """An instance of the backend registered as ``name``."""
+    if name not in BACKENDS:
+        raise UnknownNameError("runtime", name, list(BACKENDS))
+    return BACKENDS[name]()

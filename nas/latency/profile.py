@@ -1,0 +1,256 @@
+"""Measure a latency table on this machine: every block key a space can produce, timed alone.
+
+``profile_space`` builds each distinct block (``nas.models.builder.build_block``) alone, compiles it with
+a backend (ONNX -> onnxruntime by default), warms it up, times it adaptively and keeps the median. It saves
+the table atomically every few keys and skips keys already in the file, so an interrupted profile loses
+nothing and a rerun resumes.
+
+From block sums to whole networks (the "calibration", recorded in ``provenance.calibration``):
+
+- ``call_overhead_ms``: the median of an almost empty model (one tiny op) is the cost of one runtime call.
+  It is subtracted from every block and added once per network (``network_overhead_ms``).
+- Timed alone, a block runs with its weights hot in cache; inside a network they are not. A few
+  calibration networks (the presets of the space plus seeded random members drawn with a seed of their
+  own, never the validation samples) are measured end to end, and the residual
+  ``measured - sum(blocks)`` is fitted, non-negative least squares, as ``c0 + c1 * params_M``. ``c1`` is added
+  to each entry in proportion to its parameters; ``c0`` to ``network_overhead_ms``.
+
+Every entry keeps what was measured (``raw_ms``, quartiles, runs, params) beside the ``ms`` predictions sum.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import random
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nas.errors import NasError
+from nas.latency.backends import LatencyBackend, TimingPolicy, get_backend
+from nas.latency.table import LatencyTable, read_table, save_table
+from nas.models.plan import BlockSpec, plan
+
+CALIBRATION_SEED = 20_240_601  # its own seed: calibration networks are never the validation samples
+CALIBRATION_RANDOM = 12
+
+ProgressFn = Callable[[int, int, str], None]  # (done, total, current key)
+
+
+class ProfileError(NasError):
+    """A profile cannot start or continue (existing table made with other settings...)."""
+
+
+def space_specs(space: Any, *, resolution: int | None = None) -> dict[str, BlockSpec]:
+    """Every distinct block the space can produce (key -> spec), in a stable order (kind, key)."""
+    found: dict[str, BlockSpec] = {}
+    for params in space.enumerate():
+        for spec in plan(space.config_from_params(params), resolution=resolution):
+            found.setdefault(spec.key, spec)
+    return dict(sorted(found.items(), key=lambda kv: (kv[1].kind, kv[0])))
+
+
+def _empty_model() -> Any:
+    from torch import nn
+
+    class Empty(nn.Module):
+        """One tiny op: times the cost of a runtime call, not of any work."""
+
+        def forward(self, x):
+            return x[:, :1, :1] * 2.0  # (B, 1, 1, W)
+
+    return Empty().eval()
+
+
+def call_overhead_ms(backend: LatencyBackend, *, threads: int, policy: TimingPolicy) -> float:
+    """Median time of one call of an almost empty model."""
+    import torch
+
+    return backend.measure(_empty_model(), torch.randn(1, 3, 32, 32), threads=threads, policy=policy).median_ms
+
+
+def measure_block(spec: BlockSpec, backend: LatencyBackend, *, threads: int, policy: TimingPolicy,
+                  batch: int = 1) -> dict[str, Any]:
+    """Time one block alone; returns the raw entry (raw_ms, quartiles, runs, params)."""
+    import torch
+
+    from nas.models.builder import build_block, example_input
+
+    torch.manual_seed(0)
+    module = build_block(spec).eval()
+    timing = backend.measure(module, example_input(spec, batch), threads=threads, policy=policy)
+    return {"raw_ms": round(timing.median_ms, 5), "p25_ms": round(timing.p25_ms, 5),
+            "p75_ms": round(timing.p75_ms, 5), "runs": timing.runs,
+            "params": sum(p.numel() for p in module.parameters())}
+
+
+def measure_network(cfg: Any, backend: LatencyBackend, *, threads: int, policy: TimingPolicy,
+                    batch: int = 1) -> float:
+    """End-to-end median (ms) of the whole network ``cfg`` at its deploy resolution."""
+    import torch
+
+    from nas.models.builder import build_model
+
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    x = torch.randn(batch, cfg.in_chans, cfg.resolution, cfg.resolution)
+    return backend.measure(model, x, threads=threads, policy=policy).median_ms
+
+
+def network_policy(policy: TimingPolicy) -> TimingPolicy:
+    """The timing policy for whole networks: same clock, a larger budget (networks take 5-500 ms)."""
+    return TimingPolicy(warmup_runs=2, warmup_s=0.0, min_runs=7, max_runs=200,
+                        budget_s=max(1.5, policy.budget_s), clock=policy.clock)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _new_table(device: str, backend: LatencyBackend, space: Any, *, threads: int, policy: TimingPolicy,
+               batch: int) -> LatencyTable:
+    from nas import __version__
+
+    return LatencyTable(
+        device=device, runtime=backend.name, method="measured", resolution=space.resolution, batch=batch,
+        threads=threads, runtime_version=backend.runtime_version(), compute_unit=backend.compute_unit,
+        provenance={
+            "date": _now(), "tool_version": __version__, "host": socket.gethostname(),
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "python": platform.python_version(),
+            "space": space.name, "warmup": f"{policy.warmup_runs} runs and >= {policy.warmup_s} s",
+            "repeats": f"adaptive: >= {policy.min_runs}, <= {policy.max_runs}, {policy.budget_s} s per key",
+            "statistic": "median", "clock": policy.clock, "timing_policy": policy.to_dict(),
+            "export": "torch.onnx.export opset 17 (TorchScript exporter), graph optimisations all",
+            "complete": False,
+        },
+    )
+
+
+def profile_space(
+    space: Any,
+    *,
+    device: str,
+    path: str | Path,
+    runtime: str = "onnxruntime",
+    threads: int = 1,
+    batch: int = 1,
+    policy: TimingPolicy | None = None,
+    calibrate: bool = True,
+    save_every: int = 10,
+    progress: ProgressFn | None = None,
+) -> LatencyTable:
+    """Measure every block key of ``space`` into the table at ``path`` (resuming if it exists).
+
+    Args:
+        space: a SearchSpace.
+        device: device name written in the table (the file should be named ``<device>.json``).
+        path: table file; an existing one made with the same runtime/threads/resolution is resumed.
+        runtime: backend name (``nas.latency.backends.BACKENDS``).
+        threads: intra-op threads of the runtime.
+        batch: batch size of the timed inputs.
+        policy: timing policy (default: thread CPU clock when threads == 1, wall clock otherwise).
+        calibrate: fit the network-level residual once every key is measured.
+        save_every: write the partial table every this many keys.
+        progress: called after each key with (done, total, key).
+
+    Returns the table (complete, or partial if interrupted: KeyboardInterrupt is re-raised after saving).
+    """
+    backend = get_backend(runtime)
+    policy = policy or TimingPolicy(clock="thread" if threads == 1 else "wall")
+    path = Path(path)
+    specs = space_specs(space)
+    if path.exists():
+        table = read_table(path)
+        for name, want in (("device", device), ("runtime", backend.name), ("threads", threads),
+                           ("resolution", space.resolution), ("batch", batch)):
+            if getattr(table, name) != want:
+                raise ProfileError(f"{path} exists with {name}={getattr(table, name)!r}, not {want!r}; "
+                                   "choose another --device name or remove the file")
+    else:
+        table = _new_table(device, backend, space, threads=threads, policy=policy, batch=batch)
+    overhead = table.provenance.get("call_overhead_ms")
+    if overhead is None:
+        overhead = round(call_overhead_ms(backend, threads=threads, policy=policy), 5)
+        table.provenance["call_overhead_ms"] = overhead
+    todo = [k for k in specs if k not in table.entries]
+    table.provenance.update(keys_total=len(specs), complete=False)
+    started = time.perf_counter()
+    spent = float(table.provenance.get("profile_seconds", 0.0))
+    done = len(specs) - len(todo)
+    try:
+        for i, key in enumerate(todo):
+            entry = measure_block(specs[key], backend, threads=threads, policy=policy, batch=batch)
+            entry["ms"] = round(max(entry["raw_ms"] - overhead, 0.0), 5)
+            table.entries[key] = entry
+            done += 1
+            if progress:
+                progress(done, len(specs), key)
+            if (i + 1) % save_every == 0:
+                table.provenance["profile_seconds"] = round(spent + time.perf_counter() - started, 1)
+                save_table(table, path)
+    finally:
+        table.provenance["profile_seconds"] = round(spent + time.perf_counter() - started, 1)
+        save_table(table, path)
+    if calibrate:
+        calibrate_table(table, space, backend=backend, threads=threads, policy=policy)
+    table.provenance["complete"] = True
+    save_table(table, path)
+    return table
+
+
+def calibration_configs(space: Any, *, count: int = CALIBRATION_RANDOM, seed: int = CALIBRATION_SEED) -> list:
+    """The calibration networks: the space's presets plus ``count`` seeded random members."""
+    configs = []
+    for name in space.presets_in_space():
+        configs.append(space.config_from_params(space.preset_params(name)).replace(name=name))
+    rng = random.Random(seed)
+    by_family = {fam: list(space.enumerate(fam)) for fam in space.families}
+    for i in range(count):
+        params = rng.choice(by_family[list(by_family)[i % len(by_family)]])
+        configs.append(space.config_from_params(params).replace(name=f"calib-{i}"))
+    return configs
+
+
+def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend, threads: int,
+                    policy: TimingPolicy, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measure the calibration networks end to end and fit the residual (see the module docstring)."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    overhead = float(table.provenance["call_overhead_ms"])
+    cal = table.provenance.setdefault("calibration", {})
+    measured: dict[str, float] = cal.get("measured_ms", {})
+    rows = []
+    for cfg in calibration_configs(space):
+        if cfg.name not in measured:
+            ms = measure_network(cfg, backend, threads=threads, policy=network_policy(policy))
+            measured[cfg.name] = round(ms, 4)
+            cal["measured_ms"] = measured
+            if progress:
+                progress(f"calibration network {cfg.name}: {measured[cfg.name]:.2f} ms")
+        specs = plan(cfg)
+        raw_sum = sum(table.entries[s.key]["raw_ms"] - overhead for s in specs) + overhead
+        params_m = sum(table.entries[s.key]["params"] for s in specs) / 1e6
+        rows.append((cfg.name, measured[cfg.name], raw_sum, params_m))
+    y = np.array([m - s for _, m, s, _ in rows])
+    x = np.array([[1.0, p] for *_, p in rows])
+    (c0, c1), _ = nnls(x, y)
+    for entry in table.entries.values():
+        entry["ms"] = round(max(entry["raw_ms"] - overhead, 0.0) + c1 * entry["params"] / 1e6, 5)
+    table.network_overhead_ms = round(overhead + c0, 5)
+
+    def ape(pred: float, true: float) -> float:
+        return abs(pred - true) / true * 100
+
+    cal.update(
+        networks=[name for name, *_ in rows], seed=CALIBRATION_SEED,
+        model="residual = c0 + c1 * params_M (nnls); entries += c1 * params_M, network_overhead_ms += c0",
+        c0_ms=round(float(c0), 5), c1_ms_per_mparam=round(float(c1), 5),
+        mape_before=round(float(np.mean([ape(s, m) for _, m, s, _ in rows])), 2),
+        mape_after=round(float(np.mean([ape(s + c0 + c1 * p, m) for _, m, s, p in rows])), 2),
+    )
+    return cal
