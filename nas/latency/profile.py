@@ -254,3 +254,85 @@ def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend,
         mape_after=round(float(np.mean([ape(s + c0 + c1 * p, m) for _, m, s, p in rows])), 2),
     )
     return cal
+
+
+# ----------------------------------------------------------------------------- device owners
+def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str, limit: int | None = None,
+                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Write every block of ``space`` as a model file of ``runtime`` plus ``manifest.json`` (key -> file).
+
+    Files already there are kept (an interrupted export resumes). The user times each model on their
+    device and writes a CSV ``key,ms``, which :func:`import_csv` turns into a ``measured`` table.
+    """
+    import json
+
+    import torch
+
+    from nas.models.builder import build_block, example_input
+
+    backend = get_backend(runtime)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    specs = list(space_specs(space).items())[:limit]
+    blocks = []
+    for i, (key, spec) in enumerate(specs):
+        path = out_dir / f"{i:04d}_{spec.kind}{backend.file_suffix}"
+        if not path.exists():
+            torch.manual_seed(0)
+            backend.export(build_block(spec).eval(), example_input(spec), path)
+            if progress:
+                progress(f"{i + 1}/{len(specs)} {path.name}")
+        blocks.append({"key": key, "kind": spec.kind, "file": path.name, "input_name": "x",
+                       "input_shape": [1, *spec.in_shape]})
+    manifest = {
+        "schema": 1, "device": device, "runtime": backend.name, "runtime_version": backend.runtime_version(),
+        "compute_unit": backend.compute_unit, "space": space.name, "resolution": space.resolution, "batch": 1,
+        "date": _now(), "csv_format": "header 'key,ms'; one row per block key; ms = median latency of one call",
+        "blocks": blocks,
+    }
+    tmp = out_dir / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    tmp.replace(out_dir / "manifest.json")
+    return manifest
+
+
+def import_csv(csv_path: str | Path, *, device: str, runtime: str, space: Any, path: str | Path,
+               manifest: str | Path | None = None, compute_unit: str = "all") -> LatencyTable:
+    """Turn a CSV of ``key,ms`` measured by the user on their device into a ``measured`` table at ``path``."""
+    import csv
+    import json
+    import math
+
+    from nas import __version__
+
+    csv_path = Path(csv_path)
+    entries: dict[str, dict[str, Any]] = {}
+    with csv_path.open(newline="") as fh:
+        for lineno, row in enumerate(csv.reader(fh), start=1):
+            if not row or row[0].startswith("#") or (lineno == 1 and row[0].strip() == "key"):
+                continue
+            if len(row) < 2:
+                raise ProfileError(f"{csv_path}:{lineno}: expected 'key,ms', got {','.join(row)!r}")
+            try:
+                ms = float(row[1])
+            except ValueError:
+                raise ProfileError(f"{csv_path}:{lineno}: ms {row[1]!r} is not a number") from None
+            if not math.isfinite(ms) or ms < 0:
+                raise ProfileError(f"{csv_path}:{lineno}: ms {row[1]!r} must be a finite number >= 0")
+            entries[row[0].strip()] = {"ms": ms}
+    if not entries:
+        raise ProfileError(f"{csv_path}: no 'key,ms' rows")
+    info = json.loads(Path(manifest).read_text()) if manifest else {}
+    keys = space_specs(space)
+    backend_version = info.get("runtime_version", "")
+    table = LatencyTable(
+        device=device, runtime=runtime, method="measured", resolution=info.get("resolution", space.resolution),
+        batch=info.get("batch", 1), threads=None, runtime_version=backend_version, compute_unit=compute_unit,
+        entries=entries,
+        provenance={"date": _now(), "tool_version": __version__, "source": "user-provided", "csv": str(csv_path),
+                    "host": device, "statistic": "as measured by the user", "warmup": "user", "repeats": "user",
+                    "space": space.name, "keys_total": len(keys), "keys_missing": len(set(keys) - set(entries)),
+                    "keys_unknown": len(set(entries) - set(keys)), "manifest_date": info.get("date")},
+    )
+    save_table(table, path)
+    return table

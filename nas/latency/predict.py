@@ -1,0 +1,147 @@
+"""Predict a network's latency from a table: plan the blocks, look up each key, sum.
+
+``predict_latency(cfg, table)`` is a lookup and a sum (plans are cached by config JSON, so a repeated
+config costs a dict lookup). ``min_latency(space, table)`` finds the fastest network of a space exactly
+without planning every member (see its docstring).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from nas.config import ArchConfig
+from nas.latency.table import LatencyTable, MissingKeysError
+from nas.models.plan import plan
+
+_PLAN_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
+_PLAN_CACHE_MAX = 100_000
+_MIN_CACHE: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+
+
+@dataclass(frozen=True)
+class LatencyPrediction:
+    """A predicted latency: total, the table's method, and where it comes from."""
+
+    total_ms: float
+    method: str
+    device: str
+    per_block: list[tuple[str, str, float]] = field(default_factory=list)  # (key, kind, ms)
+    overhead_ms: float = 0.0  # per network, included in total_ms
+    table_hash: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "latency_ms": round(self.total_ms, 4), "method": self.method, "device": self.device,
+            "overhead_ms": self.overhead_ms, "table_hash": self.table_hash,
+            "blocks": [{"key": k, "kind": kind, "ms": ms} for k, kind, ms in self.per_block],
+        }
+
+
+def block_keys(cfg: ArchConfig) -> tuple[tuple[str, str], ...]:
+    """(key, kind) of every block of ``cfg`` at its deploy resolution (cached by config JSON)."""
+    sig = cfg.to_json()
+    keys = _PLAN_CACHE.get(sig)
+    if keys is None:
+        keys = tuple((s.key, s.kind) for s in plan(cfg))
+        if len(_PLAN_CACHE) >= _PLAN_CACHE_MAX:
+            _PLAN_CACHE.clear()
+        _PLAN_CACHE[sig] = keys
+    return keys
+
+
+def predict_latency(cfg: ArchConfig, table: LatencyTable) -> LatencyPrediction:
+    """Predicted latency of ``cfg`` on the table's device.
+
+    Raises:
+        MissingKeysError: the table lacks some of the network's block keys (never priced as zero).
+    """
+    entries = table.entries
+    per_block = []
+    missing = []
+    for key, kind in block_keys(cfg):
+        entry = entries.get(key)
+        if entry is None:
+            missing.append(key)
+        else:
+            per_block.append((key, kind, entry["ms"]))
+    if missing:
+        raise MissingKeysError(missing, device=table.device, command=table.profile_command())
+    total = table.network_overhead_ms + sum(ms for _, _, ms in per_block)
+    return LatencyPrediction(total, table.method, table.device, per_block, table.network_overhead_ms, table.hash)
+
+
+def predict_ms(cfg: ArchConfig, table: LatencyTable) -> float:
+    """Just the total (ms); same errors as :func:`predict_latency`."""
+    return predict_latency(cfg, table).total_ms
+
+
+def min_latency(space: Any, table: LatencyTable) -> tuple[float, dict[str, Any]]:
+    """The smallest predicted latency of any network of ``space`` and its trial params.
+
+    Exact without planning all members: within a family, fix the plain ("global") choices; the
+    per-stage choices (``<family>.<choice>.<stage>``) are grouped by stage, and a network's latency is a
+    sum over blocks whose stage groups only change their own stage's blocks. So for each global
+    combination, one plan of a base member plus one per option of each stage group gives every group's
+    cost difference; the minimum picks the cheapest option of each group. The picked member is then
+    planned and checked against the sum; a global combination where the check fails (stage groups that
+    interact) is enumerated in full, so the answer is exact either way. Cached per (space, table).
+    """
+    cache_key = (space.name, str(space.path), table.hash)
+    if cache_key in _MIN_CACHE:
+        best_ms, best = _MIN_CACHE[cache_key]
+        return best_ms, dict(best)
+    best_ms, best = float("inf"), {}
+    for family, choices in space.families.items():
+        ms, params = _family_min(space, family, choices, table)
+        if ms < best_ms:
+            best_ms, best = ms, params
+    _MIN_CACHE[cache_key] = (best_ms, dict(best))
+    return best_ms, best
+
+
+def _family_min(space: Any, family: str, choices: tuple, table: LatencyTable) -> tuple[float, dict[str, Any]]:
+    global_names, global_opts = [], []
+    groups: dict[str, list[tuple[str, tuple]]] = {}  # stage index -> [(param, options)]
+    for choice in choices:
+        for pname, opts in zip(choice.param_names(family), choice.options):
+            if choice.per_stage:
+                groups.setdefault(pname.rsplit(".", 1)[1], []).append((pname, opts))
+            else:
+                global_names.append(pname)
+                global_opts.append(opts)
+
+    def cost(params: dict[str, Any]) -> float:
+        return predict_ms(space.config_from_params(params), table)
+
+    group_combos = [
+        [dict(zip([n for n, _ in members], combo)) for combo in itertools.product(*[o for _, o in members])]
+        for members in groups.values()
+    ]
+    best_ms, best = float("inf"), {}
+    for combo in itertools.product(*global_opts):
+        base = {"family": family, **dict(zip(global_names, combo))}
+        for options in group_combos:
+            base.update(options[0])
+        base_ms = cost(base)
+        picked = dict(base)
+        total = base_ms
+        for options in group_combos:
+            deltas = [cost({**base, **opt}) - base_ms for opt in options[1:]]
+            if deltas and min(deltas) < 0:
+                i = min(range(len(deltas)), key=deltas.__getitem__)
+                picked.update(options[i + 1])
+                total += deltas[i]
+        actual = cost(picked)
+        if abs(actual - total) > 1e-6 * max(1.0, actual):  # stage groups interact: enumerate this combination
+            for full in itertools.product(*group_combos):
+                params = dict(base)
+                for opt in full:
+                    params.update(opt)
+                ms = cost(params)
+                if ms < actual:
+                    actual, picked = ms, params
+        if actual < best_ms:
+            best_ms, best = actual, picked
+    return best_ms, best

@@ -1,0 +1,141 @@
+"""Prove a table against the device: predicted vs measured latency of random networks of a space.
+
+For a ``measured`` table, ``validate_table`` draws N architectures with Optuna's seeded RandomSampler
+(the way a search samples: family first, then each choice), measures each end to end with the table's
+runtime, threads and clock, and compares with the prediction; FLOPs and parameter count are scored as
+predictors beside it. The table's calibration networks are never among the samples. For an
+``estimated`` table (no device here), it compares with the published rows instead
+(``nas.latency.iphone.validate_published``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nas.config import ArchConfig
+from nas.latency.backends import TimingPolicy, get_backend
+from nas.latency.predict import predict_latency
+from nas.latency.table import LatencyTable
+
+
+def measure_latency(cfg: ArchConfig, *, runtime: str = "onnxruntime", threads: int = 1,
+                    policy: TimingPolicy | None = None) -> dict[str, Any]:
+    """End-to-end median latency of ``cfg`` on this machine (batch 1, deploy resolution)."""
+    import torch
+
+    from nas.latency.profile import network_policy
+    from nas.models.builder import build_model
+
+    backend = get_backend(runtime)
+    policy = policy or network_policy(TimingPolicy(clock="thread" if threads == 1 else "wall"))
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    x = torch.randn(1, cfg.in_chans, cfg.resolution, cfg.resolution)
+    timing = backend.measure(model, x, threads=threads, policy=policy)
+    return {"arch": cfg.name, "latency_ms": round(timing.median_ms, 4), "p25_ms": round(timing.p25_ms, 4),
+            "p75_ms": round(timing.p75_ms, 4), "runs": timing.runs, "runtime": backend.name,
+            "runtime_version": backend.runtime_version(), "threads": threads, "clock": policy.clock,
+            "statistic": "median"}
+
+
+def sample_configs(space: Any, *, samples: int, seed: int, exclude: set[str] = frozenset()) -> list:
+    """``samples`` distinct (params, config) drawn by Optuna's RandomSampler(seed), skipping ``exclude`` JSONs."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    seen: set[str] = set(exclude)
+    out = []
+    for _ in range(samples * 50):
+        trial = study.ask()
+        cfg = space.sample(trial)
+        study.tell(trial, 0.0)
+        sig = cfg.replace(name="").to_json()
+        if sig in seen:
+            continue
+        seen.add(sig)
+        out.append((trial.params, cfg.replace(name=f"sample-{len(out)}")))
+        if len(out) == samples:
+            break
+    return out
+
+
+def rank_metrics(predicted: list[float], measured: list[float]) -> dict[str, float]:
+    """within_10pct (share), mape (%), spearman, kendall of ``predicted`` against ``measured``."""
+    from scipy.stats import kendalltau, spearmanr
+
+    errs = [abs(p - m) / m for p, m in zip(predicted, measured)]
+    return {
+        "within_10pct": sum(e <= 0.10 for e in errs) / len(errs),
+        "mape": 100 * sum(errs) / len(errs),
+        "spearman": float(spearmanr(predicted, measured).statistic),
+        "kendall": float(kendalltau(predicted, measured).statistic),
+    }
+
+
+def validate_table(table: LatencyTable, *, space: Any = None, samples: int = 50, seed: int = 0,
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Predicted vs measured on ``samples`` seeded random networks (or published rows for estimates).
+
+    Returns within_10pct, mape, spearman, kendall, flops_spearman, params_spearman, samples, and one
+    row per network.
+    """
+    if table.method == "estimated":
+        from nas.latency.iphone import validate_published
+
+        return validate_published(table)
+    import torch
+    from scipy.stats import spearmanr
+
+    from nas.latency.profile import calibration_configs, network_policy
+    from nas.models.builder import build_model
+    from nas.models.stats import count_macs, count_params
+    from nas.space import load_space
+
+    if space is None or isinstance(space, str):
+        space = load_space(space or table.provenance.get("space") or "hybrid-vit")
+    exclude = {c.replace(name="").to_json() for c in calibration_configs(space)}
+    clock = table.provenance.get("clock", "thread" if table.threads == 1 else "wall")
+    policy = network_policy(TimingPolicy(clock=clock))
+    rows = []
+    for i, (params, cfg) in enumerate(sample_configs(space, samples=samples, seed=seed, exclude=exclude)):
+        started = time.perf_counter()
+        predict_started = time.perf_counter()
+        pred = predict_latency(cfg, table).total_ms
+        predict_ms_cost = (time.perf_counter() - predict_started) * 1e3
+        meas = measure_latency(cfg, runtime=table.runtime, threads=table.threads or 1, policy=policy)
+        model = build_model(cfg).eval()
+        with torch.no_grad():
+            macs = count_macs(model, (1, cfg.in_chans, cfg.resolution, cfg.resolution))
+        rows.append({"name": cfg.name, "family": params["family"], "params": params,
+                     "predicted_ms": round(pred, 4), "measured_ms": meas["latency_ms"],
+                     "error_pct": round(100 * (pred - meas["latency_ms"]) / meas["latency_ms"], 2),
+                     "macs_g": round(macs / 1e9, 4), "params_m": round(count_params(model) / 1e6, 4),
+                     "predict_call_ms": round(predict_ms_cost, 4)})
+        if progress:
+            progress(f"{i + 1}/{samples} {params['family']}: predicted {pred:.2f} ms, measured "
+                     f"{meas['latency_ms']:.2f} ms ({rows[-1]['error_pct']:+.1f}%) "
+                     f"[{time.perf_counter() - started:.1f} s]")
+    measured = [r["measured_ms"] for r in rows]
+    result: dict[str, Any] = {"device": table.device, "method": table.method, "runtime": table.runtime,
+                              "threads": table.threads, "table_hash": table.hash, "seed": seed,
+                              "samples": len(rows)}
+    result.update(rank_metrics([r["predicted_ms"] for r in rows], measured))
+    result["flops_spearman"] = float(spearmanr([r["macs_g"] for r in rows], measured).statistic)
+    result["params_spearman"] = float(spearmanr([r["params_m"] for r in rows], measured).statistic)
+    families: dict[str, list[dict]] = {}
+    for r in rows:
+        families.setdefault(r["family"], []).append(r)
+    result["per_family"] = {
+        fam: {"samples": len(rs), "mape": sum(abs(r["error_pct"]) for r in rs) / len(rs),
+              "within_10pct": sum(abs(r["error_pct"]) <= 10 for r in rs) / len(rs)}
+        for fam, rs in families.items()
+    }
+    result["rows"] = rows
+    for k, v in list(result.items()):
+        if isinstance(v, float) and math.isfinite(v):
+            result[k] = round(v, 4)
+    return result
