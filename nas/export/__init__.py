@@ -1,0 +1,12 @@
+"""Export a chosen architecture as a config JSON, ONNX, Core ML (.mlpackage) or TorchScript, checked."""
+
+from __future__ import annotations
+
+from nas.export.errors import CoremlMissingError, ExportError, OutputPathError
+from nas.export.formats import EXPORTERS, SUFFIXES, TOLERANCES, ExportResult, Tolerance, check_output, export_model
+from nas.export.source import PICKS, Selection, select_arch
+
+__all__ = [
+    "EXPORTERS", "PICKS", "SUFFIXES", "TOLERANCES", "CoremlMissingError", "ExportError", "ExportResult",
+    "OutputPathError", "Selection", "Tolerance", "check_output", "export_model", "select_arch",
+]

@@ -1,0 +1,372 @@
+"""Write an ArchConfig as a config JSON, ONNX, Core ML or TorchScript, and check what was written.
+
+Every exporter writes to a temporary path next to the target, checks the written artifact (reloads
+it and compares its output with the torch model's on a seeded input), and only then renames it to
+the final name: a failed export never leaves a half-written file under that name.
+
+The models carry freshly initialised weights (seed 0): the export delivers the architecture, to be
+trained by the user's code; the output comparison proves the conversion, not the accuracy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas.config import ArchConfig
+from nas.export.errors import CoremlMissingError, ExportError, OutputPathError
+
+ONNX_OPSET = 18
+WEIGHT_SEED = 0
+INPUT_SEED = 1
+INPUT_NAME, OUTPUT_NAME = "input", "logits"
+COREML_TARGET = "iOS16"  # pixel_unshuffle (MobileViT unfold) needs the iOS16 opset
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """``|out - ref| <= atol + rtol * |ref|`` elementwise (numpy.allclose)."""
+
+    atol: float
+    rtol: float
+
+    def __str__(self) -> str:
+        return f"atol {self.atol:g}, rtol {self.rtol:g}"
+
+
+# fp32 runtimes reorder sums (ONNX Runtime fuses ops); Core ML mlprogram computes in fp16 by default.
+TOLERANCES: dict[str, Tolerance] = {
+    "onnx": Tolerance(atol=1e-4, rtol=1e-3),
+    "torchscript": Tolerance(atol=1e-5, rtol=1e-4),
+    "coreml": Tolerance(atol=5e-2, rtol=5e-2),
+}
+SUFFIXES: dict[str, str] = {"json": ".json", "onnx": ".onnx", "coreml": ".mlpackage", "torchscript": ".pt"}
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote and what it checked."""
+
+    path: Path
+    format: str
+    checks: list[str] = field(default_factory=list)
+    max_abs_diff: float | None = None
+    tolerance: Tolerance | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path), "format": self.format, "checks": self.checks,
+            "max_abs_diff": self.max_abs_diff,
+            "tolerance": None if self.tolerance is None else {"atol": self.tolerance.atol,
+                                                              "rtol": self.tolerance.rtol},
+        }
+
+
+@dataclass
+class ExportContext:
+    """What one exporter gets: the config, the built model (eval mode), a seeded input, its output."""
+
+    cfg: ArchConfig
+    model: Any  # nas.models.builder.Network
+    example: Any  # torch.Tensor (1, C, R, R)
+    reference: Any  # numpy array, the torch model's output on ``example``
+    info: dict[str, Any]  # extra fields for the JSON export (latency, optuna params, source)
+    result: ExportResult
+
+
+Exporter = Callable[[ExportContext, Path], None]
+EXPORTERS: dict[str, Exporter] = {}
+
+
+def register_exporter(fmt: str) -> Callable[[Exporter], Exporter]:
+    """Register the function that writes format ``fmt`` to a (temporary) path and checks it."""
+
+    def deco(fn: Exporter) -> Exporter:
+        EXPORTERS[fmt] = fn
+        return fn
+
+    return deco
+
+
+def export_model(
+    cfg: ArchConfig,
+    fmt: str,
+    out_path: str | Path,
+    *,
+    resolution: int | None = None,
+    info: dict[str, Any] | None = None,
+) -> ExportResult:
+    """Export ``cfg`` as ``fmt`` (json, onnx, coreml, torchscript) to ``out_path`` and check it.
+
+    Args:
+        cfg: the architecture.
+        fmt: one of ``EXPORTERS``.
+        out_path: the file (a ``.mlpackage`` folder for coreml) to write; replaced if it exists.
+        resolution: input size to export at (default: the config's resolution).
+        info: extra fields written into the JSON export (predicted latency, Optuna params, source).
+
+    Raises:
+        UnknownNameError: unknown format. OutputPathError: the path cannot be written.
+        CoremlMissingError: coreml without coremltools. ExportError: the written artifact failed its check.
+    """
+    import torch
+
+    from nas.errors import UnknownNameError
+    from nas.models.builder import build_model
+
+    if fmt not in EXPORTERS:
+        raise UnknownNameError("export format", fmt, list(EXPORTERS))
+    out = Path(out_path)
+    check_output(out, fmt)
+    if fmt == "coreml":
+        _import_coremltools()  # fail in one line before any work
+    if resolution is not None and resolution != cfg.resolution:
+        cfg = cfg.replace(resolution=resolution)
+    torch.manual_seed(WEIGHT_SEED)
+    model = build_model(cfg).eval()
+    gen = torch.Generator().manual_seed(INPUT_SEED)
+    example = torch.randn(1, cfg.in_chans, cfg.resolution, cfg.resolution, generator=gen)
+    with torch.no_grad():
+        reference = model(example).numpy()
+    result = ExportResult(path=out, format=fmt, tolerance=TOLERANCES.get(fmt))
+    ctx = ExportContext(cfg=cfg, model=model, example=example, reference=reference, info=dict(info or {}),
+                        result=result)
+    with _staged(out) as tmp:
+        EXPORTERS[fmt](ctx, tmp)
+    result.checks.append(f"wrote {out}")
+    return result
+
+
+# ----------------------------------------------------------------------------- output path
+def check_output(out: Path, fmt: str) -> None:
+    """Fail early (before any conversion) if ``out`` cannot receive format ``fmt``; creates its folder."""
+    suffix = SUFFIXES[fmt]
+    if fmt == "coreml" and out.suffix != suffix:
+        raise OutputPathError(f"a Core ML mlprogram is a '{suffix}' package; got '{out}'")
+    if out.is_dir() and fmt != "coreml":
+        raise OutputPathError(f"'{out}' is a folder; give a file path such as '{out / ('model' + suffix)}'")
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise OutputPathError(f"cannot write '{out}': a file is in the way of the folder '{parent}'") from exc
+    except OSError as exc:
+        raise OutputPathError(f"cannot create the folder '{parent}': {exc.strerror or exc}") from exc
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputPathError(f"cannot write to '{parent}' (permission denied)")
+
+
+@contextlib.contextmanager
+def _staged(out: Path) -> Iterator[Path]:
+    """A temporary path next to ``out``, renamed to ``out`` only if the body succeeds."""
+    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{out.suffix}")
+    _remove(tmp)
+    try:
+        yield tmp
+        if out.is_dir():  # a previous .mlpackage: os.replace cannot overwrite a non-empty folder
+            old = out.with_name(f".{out.stem}.old-{os.getpid()}{out.suffix}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            _remove(old)
+        else:
+            os.replace(tmp, out)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write '{out}': {exc.strerror or exc}") from exc
+    finally:
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+# ----------------------------------------------------------------------------- comparisons
+def _compare(ctx: ExportContext, out: Any, runtime: str) -> None:
+    import numpy as np
+
+    out = np.asarray(out, dtype=np.float32)
+    ref = ctx.reference
+    if out.shape != ref.shape:
+        raise ExportError(f"{runtime} output shape {list(out.shape)} != torch output shape {list(ref.shape)}")
+    tol = ctx.result.tolerance
+    assert tol is not None
+    diff = float(np.abs(out - ref).max())
+    ctx.result.max_abs_diff = diff
+    if not np.allclose(out, ref, atol=tol.atol, rtol=tol.rtol):
+        raise ExportError(f"{runtime} output differs from torch: max abs diff {diff:.3g} exceeds {tol}")
+    ctx.result.checks.append(
+        f"{runtime} output {list(out.shape)} matches torch on a seeded input: max abs diff {diff:.3g} "
+        f"(tolerance {tol})"
+    )
+
+
+@contextlib.contextmanager
+def _quiet_export_warnings() -> Iterator[None]:
+    """Silence tracer warnings about shape-dependent Python branches (shapes are fixed at export)."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx.*")
+        yield
+
+
+# ----------------------------------------------------------------------------- formats
+@register_exporter("json")
+def _export_json(ctx: ExportContext, tmp: Path) -> None:
+    from nas.models.builder import build_model
+    from nas.models.stats import count_macs, count_params
+
+    cfg = ctx.cfg
+    params = count_params(ctx.model)
+    macs = count_macs(ctx.model, tuple(ctx.example.shape))
+    doc = {"format": "nas-arch", "schema": 1, "arch": cfg.to_dict(), "resolution": cfg.resolution,
+           "params": params, "macs": macs, **ctx.info}
+    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    reloaded = ArchConfig.load(tmp)
+    if reloaded != cfg:
+        raise ExportError("the written config does not reload to the same ArchConfig")
+    ctx.result.checks.append("config reloads with ArchConfig.load to the identical ArchConfig")
+    rebuilt = count_params(build_model(reloaded))
+    if rebuilt != params:
+        raise ExportError(f"the reloaded config builds {rebuilt} params, the original {params}")
+    ctx.result.checks.append(f"reloaded config rebuilds the same parameter count: {params:,} params, "
+                             f"{macs / 1e6:,.1f} M MACs at {cfg.resolution}x{cfg.resolution}")
+    latency = ctx.info.get("latency")
+    if latency:
+        ctx.result.checks.append(f"predicted latency {latency['ms']:.3f} ms on {latency.get('device')} "
+                                 f"({latency.get('method')}, table {latency.get('table_hash')})")
+    elif ctx.info.get("latency_note"):
+        ctx.result.checks.append(f"no predicted latency: {ctx.info['latency_note']}")
+    replay = ctx.info.get("replay_check")
+    if replay:
+        ctx.result.checks.append(replay)
+
+
+@register_exporter("onnx")
+def _export_onnx(ctx: ExportContext, tmp: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    # The legacy TorchScript-based exporter: 2-4x faster than dynamo=True here, same outputs.
+    with _quiet_export_warnings():
+        torch.onnx.export(ctx.model, (ctx.example,), str(tmp), opset_version=ONNX_OPSET, dynamo=False,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME])
+    proto = onnx.load(str(tmp))
+    onnx.checker.check_model(proto)
+    nodes = len(proto.graph.node)
+    ctx.result.checks.append(f"ONNX graph passes onnx.checker (opset {ONNX_OPSET}, {nodes} nodes)")
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(tmp), opts, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    if list(inp.shape) != list(ctx.example.shape):
+        raise ExportError(f"ONNX input shape {inp.shape} != {list(ctx.example.shape)}")
+    ctx.result.checks.append(f"onnxruntime {ort.__version__} loads it: input '{inp.name}' {inp.shape}")
+    out = sess.run(None, {inp.name: ctx.example.numpy()})[0]
+    _compare(ctx, out, "onnxruntime")
+
+
+@register_exporter("torchscript")
+def _export_torchscript(ctx: ExportContext, tmp: Path) -> None:
+    import torch
+
+    with _quiet_export_warnings():
+        traced = torch.jit.trace(ctx.model, ctx.example, check_trace=False)
+    traced.save(str(tmp))
+    with _quiet_export_warnings():
+        loaded = torch.jit.load(str(tmp)).eval()
+    ctx.result.checks.append(f"traced, saved, reloaded with torch.jit.load (input {list(ctx.example.shape)})")
+    with torch.no_grad():
+        out = loaded(ctx.example).numpy()
+    _compare(ctx, out, "reloaded TorchScript")
+
+
+def _import_coremltools() -> Any:
+    try:
+        with _quiet_coremltools():
+            import coremltools as ct
+    except ImportError as exc:
+        raise CoremlMissingError(
+            "Core ML export needs coremltools: pip install 'nas-mobile-vit[coreml]' (or coremltools>=8)"
+        ) from exc
+    return ct
+
+
+@contextlib.contextmanager
+def _quiet_coremltools() -> Iterator[None]:
+    """coremltools logs version warnings and draws progress bars: keep stderr clean, raise errors as usual."""
+    logger = logging.getLogger("coremltools")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _shape(feature: Any) -> list[int]:
+    return [int(d) for d in feature.type.multiArrayType.shape]
+
+
+@register_exporter("coreml")
+def _export_coreml(ctx: ExportContext, tmp: Path) -> None:
+    import torch
+
+    ct = _import_coremltools()
+    in_shape = list(ctx.example.shape)
+    with _quiet_export_warnings():
+        traced = torch.jit.trace(ctx.model, ctx.example, check_trace=False)
+    try:
+        with _quiet_coremltools():
+            mlmodel = ct.convert(traced, convert_to="mlprogram",
+                                 inputs=[ct.TensorType(name=INPUT_NAME, shape=tuple(in_shape))],
+                                 outputs=[ct.TensorType(name=OUTPUT_NAME)],
+                                 minimum_deployment_target=getattr(ct.target, COREML_TARGET))
+            mlmodel.save(str(tmp))
+    except Exception as exc:  # noqa: BLE001 - coremltools raises many types; name the failing op
+        raise ExportError(f"Core ML conversion failed: {type(exc).__name__}: {exc}") from exc
+    with _quiet_coremltools():
+        spec = ct.utils.load_spec(str(tmp))
+    kind = spec.WhichOneof("Type")
+    if kind != "mlProgram":
+        raise ExportError(f"Core ML model type is {kind}, expected mlProgram")
+    ins, outs = list(spec.description.input), list(spec.description.output)
+    got_in = [(f.name, _shape(f)) for f in ins]
+    want_out = list(ctx.reference.shape)
+    got_out = [(f.name, _shape(f)) for f in outs]
+    if got_in != [(INPUT_NAME, in_shape)]:
+        raise ExportError(f"Core ML inputs {got_in} != [('{INPUT_NAME}', {in_shape})]")
+    if len(got_out) != 1 or got_out[0][1] not in (want_out, []):
+        raise ExportError(f"Core ML outputs {got_out} != [('{OUTPUT_NAME}', {want_out})]")
+    ctx.result.checks.append(
+        f"Core ML {kind} ({COREML_TARGET}, spec v{spec.specificationVersion}) loads with coremltools "
+        f"{ct.__version__}: "
+        f"input '{INPUT_NAME}' {in_shape}, output '{got_out[0][0]}' {got_out[0][1] or '(dynamic)'}"
+    )
+    if platform.system() == "Darwin":
+        with _quiet_coremltools():
+            loaded = ct.models.MLModel(str(tmp))
+            out = loaded.predict({INPUT_NAME: ctx.example.numpy()})[got_out[0][0]]
+        _compare(ctx, out, "Core ML (fp16)")
+    else:
+        ctx.result.tolerance = None
+        ctx.result.checks.append(f"prediction not compared: Core ML runs on macOS only, not {sys.platform}")

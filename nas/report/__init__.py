@@ -1,0 +1,3 @@
+"""Reports of a search run: the Pareto front as Markdown, PNG, HTML and a terminal table."""
+
+from __future__ import annotations

@@ -1,0 +1,106 @@
+"""`nas export` on a run folder (FIXTURE run, see report_fixture.py), a config and a preset; bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from report_fixture import cached_fixture_run
+
+from nas.cli import cli, main
+from nas.config import ArchConfig
+from nas.models.builder import build_model
+from nas.models.stats import count_params
+from nas.report.run import NoFeasibleTrialError, NotARunError, UnknownTrialError, load_run
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return cached_fixture_run(tmp_path_factory)
+
+
+def _export(*args: str) -> dict:
+    result = CliRunner().invoke(cli, ["export", *args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_pick_best_and_fastest_from_run(run_dir, tmp_path):
+    run = load_run(run_dir)
+    feasible = run.feasible_points()
+    best = _export(str(run_dir), "--pick", "best", "--format", "json", "--out", str(tmp_path / "b.json"))
+    fastest = _export(str(run_dir), "--pick", "fastest", "--format", "json", "--out", str(tmp_path / "f.json"))
+    assert best["trial"] == max(feasible, key=lambda p: p["accuracy"])["trial"]
+    assert fastest["trial"] == min(feasible, key=lambda p: p["latency_ms"])["trial"]
+    doc = json.loads((tmp_path / "b.json").read_text())
+    point = run.point(best["trial"])
+    assert doc["latency"]["ms"] == point["latency_ms"]
+    assert doc["latency"]["table_hash"] == run.table_hash and doc["latency"]["method"] == "estimated"
+    assert doc["optuna_params"] == point["optuna_params"]
+    assert doc["source"]["trial"] == best["trial"]
+    assert "identical ArchConfig" in doc["replay_check"]
+    assert count_params(build_model(ArchConfig.load(tmp_path / "b.json"))) == doc["params"]
+
+
+def test_trial_off_the_front_reads_optuna_storage(run_dir, tmp_path):
+    run = load_run(run_dir)
+    off_front = next(r for r in run.trials if run.point(r.trial) is None)
+    out = tmp_path / "t.json"
+    _export(str(run_dir), "--trial", str(off_front.trial), "--format", "json", "--out", str(out))
+    doc = json.loads(out.read_text())
+    study = run.load_study()
+    assert doc["optuna_params"] == study.trials[off_front.trial].params
+    assert doc["latency"]["ms"] == off_front.latency_ms
+    assert ArchConfig.load(out) == run.config(off_front.trial)
+
+
+def test_preset_to_onnx_prints_diff(tmp_path):
+    res = _export("deit-tiny", "--resolution", "32", "--format", "onnx", "--out", str(tmp_path / "m.onnx"))
+    assert res["max_abs_diff"] < res["tolerance"]["atol"]
+    assert (tmp_path / "m.onnx").is_file()
+
+
+def test_config_file_source(tmp_path):
+    from nas.models.presets import get_preset
+
+    src = tmp_path / "cfg.json"
+    src.write_text(get_preset("mobilevit-xxs").to_json())
+    res = _export(str(src), "--format", "json", "--out", str(tmp_path / "o.json"))
+    assert res["source"] == "config"
+    assert json.loads((tmp_path / "o.json").read_text())["latency_note"] == "no --device given"
+
+
+def test_unknown_trial(run_dir, tmp_path):
+    with pytest.raises(UnknownTrialError, match="no trial 999"):
+        CliRunner().invoke(cli, ["export", str(run_dir), "--trial", "999", "--format", "json", "--out",
+                                 str(tmp_path / "x.json")], catch_exceptions=False)
+
+
+def test_run_without_feasible_trial(run_dir, tmp_path):
+    tight = tmp_path / "tight"
+    shutil.copytree(run_dir, tight)
+    meta = json.loads((tight / "run.json").read_text())
+    meta["budget_ms"] = 0.01
+    (tight / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(NoFeasibleTrialError, match="larger --budget-ms"):
+        CliRunner().invoke(cli, ["export", str(tight), "--format", "json", "--out", str(tmp_path / "x.json")],
+                           catch_exceptions=False)
+
+
+def test_not_a_run_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["export", str(tmp_path), "--format", "json", "--out", str(tmp_path / "x.json")])
+    assert exc.value.code == NotARunError.exit_code
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not a search run folder" in err
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_unwritable_output_is_one_line(tmp_path, capsys):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(SystemExit) as exc:
+        main(["export", "deit-tiny", "--format", "onnx", "--out", str(tmp_path / "f" / "m.onnx")])
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
