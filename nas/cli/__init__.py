@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "devices": ("nas.cli.latency", "devices", "List the latency tables found, with provenance."),
     "latency": ("nas.cli.latency", "latency", "Predict, measure and validate network latency."),
     "profile": ("nas.cli.latency", "profile", "Measure a latency table for this machine (or export blocks)."),
-    "tables": ("nas.cli.latency", "tables", "Fit estimated tables (iPhone 12) from published latencies."),
+    "tables": ("nas.cli.tables", "tables", "Fit estimated tables (iPhone 12) from published latencies."),
     "proxy": ("nas.cli.proxy", "proxy", "Score an architecture with a proxy of its accuracy."),
     "search": ("nas.cli.search", "search", "Search architectures under a latency budget."),
     "report": ("nas.cli.report", "report", "Write the Pareto report of a search run."),
