@@ -1,0 +1,53 @@
+"""`nas report RUN_DIR`: write report.md, pareto.png, pareto.html and show the front."""
+
+from __future__ import annotations
+
+import click
+
+from nas.cli.common import emit_json, stderr, stdout
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report summary as JSON.")
+def report(run_dir: str, as_json: bool) -> None:
+    """Write the Pareto report of a search run (also written at the end of every search)."""
+    from rich.table import Table
+
+    from nas.report import write_report
+
+    res = write_report(run_dir)
+    if as_json:
+        emit_json(res.to_dict())
+        return
+    lat = f"ms ({res.method or '?'})"
+    budget = "-" if res.budget_ms is None else f"{res.budget_ms:g} ms"
+    table = Table(title=f"Pareto front of {res.run_dir.name}: {res.device}, budget {budget}, "
+                        f"{res.n_feasible}/{res.n_trials} trials within budget")
+    presets = Table(title="Reference presets")
+    for t, first in ((table, "trial"), (presets, "preset")):
+        t.add_column(first, justify="right" if t is table else "left", no_wrap=True)
+        for col in ("proxy acc", lat, "params M", "MACs M"):
+            t.add_column(col, justify="right", no_wrap=True)
+    table.add_column("architecture", overflow="fold")
+    presets.add_column("trial", justify="right")
+    for p in res.front:
+        table.add_row(str(p["trial"]), _f(p["accuracy"], 1, 4), _f(p["latency_ms"], 1, 3), _f(p["params"], 1e6, 2),
+                      _f(p["macs"], 1e6, 1), p["summary"] + (f" ({p['preset']})" if p.get("preset") else ""))
+    for p in res.presets:
+        presets.add_row(p["name"], _f(p.get("accuracy"), 1, 4), _f(p.get("latency_ms"), 1, 3),
+                        _f(p.get("params"), 1e6, 2), _f(p.get("macs"), 1e6, 1),
+                        "-" if p.get("trial") is None else str(p["trial"]))
+    stdout.print(table)
+    if res.presets:
+        stdout.print(presets)
+    for note in res.notes:
+        stderr.print(f"[yellow]note[/yellow] {note}")
+    stdout.print(f"wrote {res.markdown}, {res.png}, {res.html}", highlight=False, soft_wrap=True)
+    dash = res.to_dict()["dashboard"]
+    if dash:
+        stdout.print(f"browse all trials: {dash}", highlight=False, soft_wrap=True)
+
+
+def _f(value: float | None, scale: float, digits: int) -> str:
+    return "-" if value is None else f"{value / scale:.{digits}f}"

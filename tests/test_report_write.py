@@ -1,0 +1,96 @@
+"""`nas report` on a run folder (FIXTURE run, see report_fixture.py): files, PNG size, the front table."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from report_fixture import cached_fixture_run
+
+from nas.cli import cli, main
+from nas.report import NotARunError, load_run, write_report
+from nas.report.plots import PNG_DPI, PNG_SIZE_IN
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return cached_fixture_run(tmp_path_factory)
+
+
+def _nondominated_feasible(run) -> set[int]:
+    """The front recomputed from trials.csv alone: feasible trials no other feasible trial beats."""
+    rows = [r for r in run.trials if r.state == "COMPLETE" and r.latency_ms <= run.budget_ms]
+    return {r.trial for r in rows if not any(
+        o.accuracy >= r.accuracy and o.latency_ms <= r.latency_ms and o.trial != r.trial
+        and (o.accuracy, o.latency_ms) != (r.accuracy, r.latency_ms) for o in rows)}
+
+
+def _md_front_trials(markdown: str) -> list[int]:
+    section = markdown.split("## Pareto front", 1)[1].split("\n## ", 1)[0]
+    return [int(m.group(1)) for m in re.finditer(r"^\| (\d+) \|", section, flags=re.M)]
+
+
+def test_report_files_and_front_table(run_dir):
+    res = write_report(run_dir)
+    run = load_run(run_dir)
+    for path in (res.markdown, res.png, res.html):
+        assert path.is_file() and path.stat().st_size > 0
+    with Image.open(res.png) as img:
+        img.verify()
+    with Image.open(res.png) as img:
+        assert img.format == "PNG"
+        assert img.size == (int(PNG_SIZE_IN[0] * PNG_DPI), int(PNG_SIZE_IN[1] * PNG_DPI))
+    listed = _md_front_trials(res.markdown.read_text())
+    assert len(listed) == len(set(listed))
+    assert set(listed) == {p["trial"] for p in run.feasible_points()} == _nondominated_feasible(run)
+    html = res.html.read_text()
+    embedded = "Plotly.newPlot" in html and re.search(r"<script[^>]*\bsrc=", html) is None
+    assert embedded, "pareto.html must embed plotly.js (no external script) to open offline"
+    md = res.markdown.read_text()
+    assert "latency (ms, estimated)" in md and all(p["name"] in md for p in run.presets)
+    assert not list(run_dir.glob(".*tmp*"))
+
+
+def test_cli_json_summary(run_dir):
+    result = CliRunner().invoke(cli, ["report", str(run_dir), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    run = load_run(run_dir)
+    assert [p["trial"] for p in doc["front"]] == [p["trial"] for p in run.feasible_points()]
+    assert doc["n_trials"] == len(run.trials) and doc["method"] == "estimated"
+    assert doc["dashboard"] == f"optuna-dashboard sqlite:///{run_dir / 'study.db'}"
+
+
+def test_front_from_trials_csv_when_pareto_json_is_missing(run_dir, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    (copy / "pareto.json").unlink()
+    res = write_report(copy)
+    assert {p["trial"] for p in res.front} == _nondominated_feasible(load_run(copy))
+    assert any("pareto.json missing" in n for n in res.notes)
+
+
+def test_no_feasible_trial_says_so(run_dir, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    meta = json.loads((copy / "run.json").read_text())
+    meta["budget_ms"] = 0.01
+    (copy / "run.json").write_text(json.dumps(meta))
+    res = write_report(copy)
+    assert res.front == [] and res.n_feasible == 0
+    assert "larger --budget-ms" in res.markdown.read_text()
+    assert res.png.is_file()
+
+
+def test_not_a_run_is_one_line(tmp_path, capsys):
+    with pytest.raises(NotARunError):
+        write_report(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "has no run.json" in err
