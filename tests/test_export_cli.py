@@ -104,3 +104,30 @@ def test_unwritable_output_is_one_line(tmp_path, capsys):
         main(["export", "deit-tiny", "--format", "onnx", "--out", str(tmp_path / "f" / "m.onnx")])
     assert exc.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_preset_priced_with_a_latency_table(tmp_path):
+    from nas.latency.predict import block_keys
+    from nas.latency.table import LatencyTable, save_table
+    from nas.models.presets import get_preset
+
+    cfg = get_preset("deit-tiny").replace(resolution=32)
+    keys = [key for key, _ in block_keys(cfg)]
+    entries = {key: {"ms": 0.25} for key in keys}
+    table = LatencyTable(device="test-device", runtime="onnxruntime", method="measured", resolution=32,
+                         network_overhead_ms=0.5, provenance={"source": "test"}, entries=entries)
+    path = save_table(table, tmp_path / "test-device.json")
+    out = tmp_path / "a.json"
+    _export("deit-tiny", "--resolution", "32", "--device", str(path), "--format", "json", "--out", str(out))
+    latency = json.loads(out.read_text())["latency"]
+    assert latency == {"ms": pytest.approx(0.5 + 0.25 * len(keys)), "device": "test-device",
+                       "method": "measured", "table_hash": table.hash}
+
+
+def test_exported_config_feeds_arch_show(tmp_path):
+    out = tmp_path / "a.json"
+    doc = _export("mobilevit-xxs", "--resolution", "64", "--format", "json", "--out", str(out))
+    shown = CliRunner().invoke(cli, ["arch", "show", str(out), "--json"], catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["params"] == json.loads(out.read_text())["params"]
+    assert doc["arch"] == "mobilevit-xxs"
