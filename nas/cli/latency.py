@@ -145,15 +145,17 @@ class _progress_lines:
 @click.option("--space", "space_name", default="hybrid-vit", show_default=True, help="Search space name or YAML.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runtime intra-op threads (1 is repeatable on shared machines).")
-@click.option("--budget-s", type=click.FloatRange(min=0.01), default=0.3, show_default=True,
+@click.option("--budget-s", type=click.FloatRange(min=0.001), default=0.3, show_default=True,
               help="Timing budget per block (adaptive repeats).")
 @click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write every block as a model file + manifest.json instead of timing (coreml, onnxruntime).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Export only the first N blocks.")
+@click.option("--calibration-networks", type=click.IntRange(min=0), default=12, show_default=True,
+              help="Random members measured end to end (beside the space's presets) to fit the residual.")
 @TABLES_OPTION
 @click.pass_context
 def profile(ctx: click.Context, device: str | None, runtime: str, space_name: str, threads: int, budget_s: float,
-            export_dir: Path | None, limit: int | None, tables_dir: Path | None) -> None:
+            export_dir: Path | None, limit: int | None, calibration_networks: int, tables_dir: Path | None) -> None:
     """Measure a latency table for this machine (every block key of a space), or export the blocks."""
     if ctx.invoked_subcommand is not None:
         return
@@ -182,7 +184,7 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
     started = time.perf_counter()
     with _ProfileProgress() as progress:
         table = profile_space(space, device=device, path=path, runtime=runtime, threads=threads, policy=policy,
-                              progress=progress)
+                              calibration_networks=calibration_networks, progress=progress)
     cal = table.provenance.get("calibration", {})
     stdout.print(f"wrote {path}: {len(table.entries)} entries in {time.perf_counter() - started:.0f} s "
                  f"(total profiling {table.provenance.get('profile_seconds')} s); calibration MAPE "

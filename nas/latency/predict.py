@@ -7,8 +7,12 @@ without planning every member (see its docstring).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nas.config import ArchConfig
@@ -29,12 +33,11 @@ class LatencyPrediction:
     device: str
     per_block: list[tuple[str, str, float]] = field(default_factory=list)  # (key, kind, ms)
     overhead_ms: float = 0.0  # per network, included in total_ms
-    table_hash: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "latency_ms": round(self.total_ms, 4), "method": self.method, "device": self.device,
-            "overhead_ms": self.overhead_ms, "table_hash": self.table_hash,
+            "overhead_ms": self.overhead_ms,
             "blocks": [{"key": k, "kind": kind, "ms": ms} for k, kind, ms in self.per_block],
         }
 
@@ -69,7 +72,7 @@ def predict_latency(cfg: ArchConfig, table: LatencyTable) -> LatencyPrediction:
     if missing:
         raise MissingKeysError(missing, device=table.device, command=table.profile_command())
     total = table.network_overhead_ms + sum(ms for _, _, ms in per_block)
-    return LatencyPrediction(total, table.method, table.device, per_block, table.network_overhead_ms, table.hash)
+    return LatencyPrediction(total, table.method, table.device, per_block, table.network_overhead_ms)
 
 
 def predict_ms(cfg: ArchConfig, table: LatencyTable) -> float:
@@ -86,19 +89,39 @@ def min_latency(space: Any, table: LatencyTable) -> tuple[float, dict[str, Any]]
     combination, one plan of a base member plus one per option of each stage group gives every group's
     cost difference; the minimum picks the cheapest option of each group. The picked member is then
     planned and checked against the sum; a global combination where the check fails (stage groups that
-    interact) is enumerated in full, so the answer is exact either way. Cached per (space, table).
+    interact) is enumerated in full, so the answer is exact either way. That takes a few seconds for
+    the default space, so the result is cached in memory and on disk (``$XDG_CACHE_HOME/nas``), keyed by
+    the space's choices and the table's hash.
     """
-    cache_key = (space.name, str(space.path), table.hash)
+    fingerprint = json.dumps([space.resolution, space.num_classes, repr(space.families)])
+    space_hash = hashlib.sha256(fingerprint.encode()).hexdigest()[:12]
+    cache_key = (space.name, space_hash, table.hash)
     if cache_key in _MIN_CACHE:
         best_ms, best = _MIN_CACHE[cache_key]
         return best_ms, dict(best)
-    best_ms, best = float("inf"), {}
-    for family, choices in space.families.items():
-        ms, params = _family_min(space, family, choices, table)
-        if ms < best_ms:
-            best_ms, best = ms, params
+    cache_file = _cache_dir() / "min_latency" / f"{space.name}-{space_hash}-{table.hash}.json"
+    try:
+        cached = json.loads(cache_file.read_text())
+        best_ms, best = float(cached["latency_ms"]), dict(cached["params"])
+    except (OSError, ValueError, KeyError, TypeError):
+        best_ms, best = float("inf"), {}
+        for family, choices in space.families.items():
+            ms, params = _family_min(space, family, choices, table)
+            if ms < best_ms:
+                best_ms, best = ms, params
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"latency_ms": best_ms, "params": best}))
+            tmp.replace(cache_file)
+        except OSError:
+            pass  # a read-only home only costs the recomputation next time
     _MIN_CACHE[cache_key] = (best_ms, dict(best))
-    return best_ms, best
+    return best_ms, dict(best)
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nas"
 
 
 def _family_min(space: Any, family: str, choices: tuple, table: LatencyTable) -> tuple[float, dict[str, Any]]:
@@ -112,8 +135,14 @@ def _family_min(space: Any, family: str, choices: tuple, table: LatencyTable) ->
                 global_names.append(pname)
                 global_opts.append(opts)
 
+    from nas.models.families import build_family
+
     def cost(params: dict[str, Any]) -> float:
-        return predict_ms(space.config_from_params(params), table)
+        # SearchSpace.sample without an Optuna trial (this loop plans a few thousand members)
+        values = {c.name: [params[n] for n in c.param_names(family)] for c in choices}
+        values = {c.name: v if c.per_stage else v[0] for c, v in zip(choices, values.values())}
+        cfg = build_family(family, values, name=family, resolution=space.resolution)
+        return predict_ms(cfg.replace(num_classes=space.num_classes), table)
 
     group_combos = [
         [dict(zip([n for n, _ in members], combo)) for combo in itertools.product(*[o for _, o in members])]

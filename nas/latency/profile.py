@@ -101,9 +101,9 @@ def measure_network(cfg: Any, backend: LatencyBackend, *, threads: int, policy: 
 
 
 def network_policy(policy: TimingPolicy) -> TimingPolicy:
-    """The timing policy for whole networks: same clock, a larger budget (networks take 5-500 ms)."""
+    """The timing policy for whole networks: same clock, 5x the block budget (networks take 5-500 ms)."""
     return TimingPolicy(warmup_runs=2, warmup_s=0.0, min_runs=7, max_runs=200,
-                        budget_s=max(1.5, policy.budget_s), clock=policy.clock)
+                        budget_s=5 * policy.budget_s, clock=policy.clock)
 
 
 def _now() -> str:
@@ -139,7 +139,7 @@ def profile_space(
     threads: int = 1,
     batch: int = 1,
     policy: TimingPolicy | None = None,
-    calibrate: bool = True,
+    calibration_networks: int = CALIBRATION_RANDOM,
     save_every: int = 10,
     progress: ProgressFn | None = None,
 ) -> LatencyTable:
@@ -153,7 +153,8 @@ def profile_space(
         threads: intra-op threads of the runtime.
         batch: batch size of the timed inputs.
         policy: timing policy (default: thread CPU clock when threads == 1, wall clock otherwise).
-        calibrate: fit the network-level residual once every key is measured.
+        calibration_networks: random members measured end to end (beside the space's presets) to fit the
+            network-level residual once every key is measured.
         save_every: write the partial table every this many keys.
         progress: called after each key with (done, total, key).
 
@@ -195,8 +196,7 @@ def profile_space(
     finally:
         table.provenance["profile_seconds"] = round(spent + time.perf_counter() - started, 1)
         save_table(table, path)
-    if calibrate:
-        calibrate_table(table, space, backend=backend, threads=threads, policy=policy)
+    calibrate_table(table, space, backend=backend, threads=threads, policy=policy, count=calibration_networks)
     table.provenance["complete"] = True
     save_table(table, path)
     return table
@@ -216,7 +216,8 @@ def calibration_configs(space: Any, *, count: int = CALIBRATION_RANDOM, seed: in
 
 
 def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend, threads: int,
-                    policy: TimingPolicy, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    policy: TimingPolicy, count: int = CALIBRATION_RANDOM,
+                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure the calibration networks end to end and fit the residual (see the module docstring)."""
     import numpy as np
     from scipy.optimize import nnls
@@ -225,7 +226,7 @@ def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend,
     cal = table.provenance.setdefault("calibration", {})
     measured: dict[str, float] = cal.get("measured_ms", {})
     rows = []
-    for cfg in calibration_configs(space):
+    for cfg in calibration_configs(space, count=count):
         if cfg.name not in measured:
             ms = measure_network(cfg, backend, threads=threads, policy=network_policy(policy))
             measured[cfg.name] = round(ms, 4)
@@ -236,9 +237,11 @@ def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend,
         raw_sum = sum(table.entries[s.key]["raw_ms"] - overhead for s in specs) + overhead
         params_m = sum(table.entries[s.key]["params"] for s in specs) / 1e6
         rows.append((cfg.name, measured[cfg.name], raw_sum, params_m))
-    y = np.array([m - s for _, m, s, _ in rows])
-    x = np.array([[1.0, p] for *_, p in rows])
-    (c0, c1), _ = nnls(x, y)
+    c0 = c1 = 0.0
+    if rows:
+        y = np.array([m - s for _, m, s, _ in rows])
+        x = np.array([[1.0, p] for *_, p in rows])
+        (c0, c1), _ = nnls(x, y)
     for entry in table.entries.values():
         entry["ms"] = round(max(entry["raw_ms"] - overhead, 0.0) + c1 * entry["params"] / 1e6, 5)
     table.network_overhead_ms = round(overhead + c0, 5)
@@ -247,11 +250,11 @@ def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend,
         return abs(pred - true) / true * 100
 
     cal.update(
-        networks=[name for name, *_ in rows], seed=CALIBRATION_SEED,
+        networks=[name for name, *_ in rows], seed=CALIBRATION_SEED, count=count,
         model="residual = c0 + c1 * params_M (nnls); entries += c1 * params_M, network_overhead_ms += c0",
         c0_ms=round(float(c0), 5), c1_ms_per_mparam=round(float(c1), 5),
-        mape_before=round(float(np.mean([ape(s, m) for _, m, s, _ in rows])), 2),
-        mape_after=round(float(np.mean([ape(s + c0 + c1 * p, m) for _, m, s, p in rows])), 2),
+        mape_before=round(float(np.mean([ape(s, m) for _, m, s, _ in rows])), 2) if rows else None,
+        mape_after=round(float(np.mean([ape(s + c0 + c1 * p, m) for _, m, s, p in rows])), 2) if rows else None,
     )
     return cal
 

@@ -97,7 +97,8 @@ def validate_table(table: LatencyTable, *, space: Any = None, samples: int = 50,
 
     if space is None or isinstance(space, str):
         space = load_space(space or table.provenance.get("space") or "hybrid-vit")
-    exclude = {c.replace(name="").to_json() for c in calibration_configs(space)}
+    count = table.provenance.get("calibration", {}).get("count", 0)
+    exclude = {c.replace(name="").to_json() for c in calibration_configs(space, count=count)}
     clock = table.provenance.get("clock", "thread" if table.threads == 1 else "wall")
     policy = network_policy(TimingPolicy(clock=clock))
     rows = []

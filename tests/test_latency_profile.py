@@ -1,0 +1,153 @@
+"""Profiling a tiny space with the real onnxruntime backend, resume after interruption, Core ML export,
+CSV import, and the backend contract."""
+
+from __future__ import annotations
+
+import csv
+import json
+import textwrap
+
+import pytest
+
+from nas.latency.backends import BACKENDS, BackendError, TimingPolicy, get_backend
+from nas.latency.predict import predict_latency
+from nas.latency.profile import ProfileError, export_blocks, import_csv, profile_space, space_specs
+from nas.latency.table import read_table
+from nas.models.builder import build_block, example_input
+from nas.space import load_space
+
+FAST = TimingPolicy(warmup_runs=1, warmup_s=0.0, min_runs=3, max_runs=20, budget_s=0.005)
+TINY_SPACE = textwrap.dedent("""
+    name: tiny
+    resolution: 64
+    num_classes: 10
+    families:
+      vit:
+        embed_dim: [32]
+        head_dim: [16]
+        depth: [1, 2]
+        mlp_ratio: 2.0
+        patch_size: [16]
+        act: [gelu, relu]
+        norm: layernorm
+      mobilevitv2:
+        width_mult: [0.5]
+        depths: {per_stage: [[1, 2], [1], [1]]}
+        mixers: {per_stage: [[separable, mobilevit], [separable], [separable]]}
+        act: relu
+        norm: layernorm2d
+""")
+
+
+@pytest.fixture(scope="module")
+def tiny_space(tmp_path_factory):
+    path = tmp_path_factory.mktemp("space") / "tiny.yaml"
+    path.write_text(TINY_SPACE)
+    return load_space(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_table(tiny_space, tmp_path_factory):
+    path = tmp_path_factory.mktemp("tables") / "tiny-ort.json"
+    return profile_space(tiny_space, device="tiny-ort", path=path, policy=FAST, calibration_networks=2)
+
+
+def test_profile_measures_every_key_of_the_space(tiny_space, tiny_table):
+    keys = space_specs(tiny_space)
+    assert set(tiny_table.entries) == set(keys) and len(keys) == 18
+    assert all(e["raw_ms"] > 0 and e["runs"] >= 3 and e["ms"] >= 0 for e in tiny_table.entries.values())
+    prov = tiny_table.provenance
+    assert prov["complete"] and prov["statistic"] == "median" and prov["keys_total"] == 18
+    assert prov["call_overhead_ms"] > 0 and len(prov["calibration"]["measured_ms"]) == 2
+    assert tiny_table.network_overhead_ms >= prov["call_overhead_ms"]
+    back = read_table(tiny_table.path)  # what was saved is what was returned
+    assert back.hash == tiny_table.hash and back.runtime_version == get_backend("onnxruntime").runtime_version()
+    for params in tiny_space.enumerate():
+        assert predict_latency(tiny_space.config_from_params(params), back).total_ms > 0
+
+
+def test_interrupted_profile_keeps_partial_table_and_resumes(tiny_space, tmp_path):
+    path = tmp_path / "resume.json"
+    seen: list[str] = []
+
+    def interrupt_after_five(done: int, total: int, key: str) -> None:
+        seen.append(key)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        profile_space(tiny_space, device="resume", path=path, policy=FAST, save_every=100,
+                      progress=interrupt_after_five)
+    partial = read_table(path)
+    assert set(partial.entries) == set(seen) and not partial.provenance["complete"]
+    first = {k: dict(v) for k, v in partial.entries.items()}
+    resumed: list[str] = []
+    table = profile_space(tiny_space, device="resume", path=path, policy=FAST, calibration_networks=1,
+                          progress=lambda done, total, key: resumed.append(key))
+    assert len(resumed) == 18 - 5 and not set(resumed) & set(seen)
+    assert len(table.entries) == 18 and table.provenance["complete"]
+    assert all(table.entries[k]["raw_ms"] == first[k]["raw_ms"] for k in first)
+
+
+def test_resume_refuses_a_table_made_with_other_settings(tiny_space, tiny_table):
+    with pytest.raises(ProfileError, match="threads=1"):
+        profile_space(tiny_space, device="tiny-ort", path=tiny_table.path, threads=2, policy=FAST)
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_backend_contract(name):
+    backend = get_backend(name)
+    assert backend.name == name and backend.runtime_version()
+    spec = space_specs_cache()[0]
+    module, x = build_block(spec).eval(), example_input(spec)
+    if not backend.can_time:
+        with pytest.raises(BackendError, match="--export"):
+            backend.compile(module, x)
+        return
+    run = backend.compile(module, x, threads=1)
+    run()
+    timing = backend.measure(module, x, policy=FAST)
+    assert timing.runs >= FAST.min_runs and 0 < timing.p25_ms <= timing.median_ms <= timing.p75_ms
+
+
+def space_specs_cache():
+    from nas.models.plan import plan
+    from nas.models.presets import get_preset
+
+    return [s for s in plan(get_preset("deit-tiny"), resolution=64) if s.kind == "mhsa"]
+
+
+def test_coreml_export_of_a_few_blocks_and_csv_import(tiny_space, tmp_path):
+    pytest.importorskip("coremltools")
+    out = tmp_path / "export"
+    manifest = export_blocks(tiny_space, runtime="coreml", out_dir=out, device="myphone", limit=2)
+    assert len(manifest["blocks"]) == 2
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk["runtime"] == "coreml" and on_disk["blocks"][0]["input_shape"][0] == 1
+    for block in on_disk["blocks"]:
+        assert (out / block["file"]).is_dir() and block["file"].endswith(".mlpackage")
+        assert (out / block["file"] / "Manifest.json").exists()
+        import coremltools as ct
+
+        spec = ct.utils.load_spec(str(out / block["file"]))
+        assert spec.description.input[0].name == "x"
+    csv_path = tmp_path / "timings.csv"
+    with csv_path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["key", "ms"])
+        for i, block in enumerate(on_disk["blocks"]):
+            writer.writerow([block["key"], 0.5 + i])
+    table = import_csv(csv_path, device="myphone", runtime="coreml", space=tiny_space,
+                       path=tmp_path / "myphone.json", manifest=out / "manifest.json")
+    back = read_table(tmp_path / "myphone.json")
+    assert back.method == "measured" and back.provenance["source"] == "user-provided"
+    assert back.ms(on_disk["blocks"][1]["key"]) == 1.5 and back.provenance["keys_missing"] == 16
+    assert table.runtime_version == on_disk["runtime_version"]
+
+
+def test_csv_import_rejects_bad_rows(tiny_space, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("key,ms\nstem_conv|3x64x64|x,-1\n")
+    with pytest.raises(ProfileError, match=r"bad.csv:2: ms '-1'"):
+        import_csv(bad, device="d", runtime="coreml", space=tiny_space, path=tmp_path / "d.json")
+
