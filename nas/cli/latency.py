@@ -44,14 +44,16 @@ def devices(tables_dir: Path | None, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    out = Table("device", "method", "runtime", "threads", "entries", "date", "host / source", "path")
+    out = Table("device", "method", "runtime", "thr", "entries", "date", "host / source", box=None)
     for r in rows:
         if "error" in r:
-            out.add_row(r["device"], "[red]invalid[/red]", "", "", "", "", r["error"], r["path"])
+            out.add_row(r["device"], "[red]invalid[/red]", r["error"], "", "", "", "")
         else:
-            out.add_row(r["device"], r["method"], f"{r['runtime']} {r['runtime_version']}", str(r["threads"]),
-                        str(r["entries"]), str(r["date"] or ""), str(r["host"] or r["source"] or ""), r["path"])
+            out.add_row(r["device"], r["method"], f"{r['runtime']} {r['runtime_version']}", str(r["threads"] or "-"),
+                        str(r["entries"]), str(r["date"] or "")[:10], str(r["host"] or r["source"] or ""))
     stdout.print(out)
+    for r in rows:
+        stdout.print(f"{r['device']}: {r['path']}", highlight=False)
 
 
 # ----------------------------------------------------------------------------- latency

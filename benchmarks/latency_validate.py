@@ -1,0 +1,127 @@
+"""Benchmark: does the shipped measured table predict whole networks on this machine?
+
+Runs `nas latency validate` (N seeded random architectures of the space, predicted vs measured end to
+end) on a table, times prediction per network (cold plan cache and warm) and the fastest-member search,
+and writes benchmarks/results/latency_validate.{json,md}. Run it pinned to one core, as the table was
+profiled:
+
+    taskset -c 0 python benchmarks/latency_validate.py --device x86-2core-ort --samples 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from nas.latency.predict import _PLAN_CACHE, min_latency, predict_latency
+from nas.latency.table import load_table
+from nas.latency.validate import sample_configs, validate_table
+from nas.space import load_space
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGETS = {"within_10pct": 0.90, "spearman": 0.95}
+
+
+def predict_timing(space, table, *, networks: int = 500) -> dict:
+    """Mean/max time of one predict_latency call, with a cold plan cache (first call) and warm."""
+    configs = [cfg for _, cfg in sample_configs(space, samples=networks, seed=12345)]
+    _PLAN_CACHE.clear()
+    cold = []
+    for cfg in configs:
+        t0 = time.perf_counter()
+        predict_latency(cfg, table)
+        cold.append((time.perf_counter() - t0) * 1e3)
+    warm = []
+    for cfg in configs:
+        t0 = time.perf_counter()
+        predict_latency(cfg, table)
+        warm.append((time.perf_counter() - t0) * 1e3)
+    return {"networks": len(configs), "cold_mean_ms": statistics.mean(cold), "cold_max_ms": max(cold),
+            "cold_median_ms": statistics.median(cold), "warm_mean_ms": statistics.mean(warm),
+            "warm_max_ms": max(warm)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="x86-2core-ort")
+    ap.add_argument("--samples", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="latency_validate")
+    args = ap.parse_args()
+
+    table = load_table(args.device)
+    space = load_space(table.provenance.get("space", "hybrid-vit"))
+    started = time.perf_counter()
+    result = validate_table(table, space=space, samples=args.samples, seed=args.seed,
+                            progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    validate_s = time.perf_counter() - started
+    timing = predict_timing(space, table)
+    t0 = time.perf_counter()
+    fastest_ms, fastest = min_latency(space, table)
+    min_cold_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    min_latency(space, table)
+    min_warm_ms = (time.perf_counter() - t0) * 1e3
+
+    out = {
+        "command": f"nas latency validate --device {args.device} --samples {args.samples} --seed {args.seed}",
+        "table": {"device": table.device, "hash": table.hash, "entries": len(table.entries),
+                  "profile_seconds": table.provenance.get("profile_seconds"),
+                  "calibration": {k: v for k, v in table.provenance.get("calibration", {}).items()
+                                  if k != "measured_ms"}},
+        "host": platform.node(), "validate_seconds": round(validate_s, 1),
+        "validation": result, "predict_time": timing,
+        "min_latency": {"ms": fastest_ms, "params": fastest, "first_call_s": round(min_cold_s, 2),
+                        "cached_call_ms": round(min_warm_ms, 3)},
+        "targets": {k: {"target": v, "value": result[k], "met": result[k] >= v} for k, v in TARGETS.items()},
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(out, indent=1) + "\n")
+    (RESULTS / f"{args.out}.md").write_text(render_md(out))
+    print(render_md(out))
+
+
+def render_md(out: dict) -> str:
+    v, t, p = out["validation"], out["table"], out["predict_time"]
+    lines = [
+        f"# Latency table validation: `{t['device']}`", "",
+        f"`{out['command']}` (pinned: `taskset -c 0`), table `{t['hash']}`, {t['entries']} entries, "
+        f"profiled in {t['profile_seconds']} s. Host `{out['host']}`; validation took {out['validate_seconds']} s.",
+        "",
+        "| metric | table | target |", "|---|---|---|",
+        f"| within +-10% | {v['within_10pct']:.0%} | >= 90% |",
+        f"| MAPE | {v['mape']:.2f}% | |",
+        f"| Spearman | {v['spearman']:.3f} | >= 0.95 |",
+        f"| Kendall | {v['kendall']:.3f} | |",
+        f"| FLOPs Spearman (baseline) | {v['flops_spearman']:.3f} | |",
+        f"| params Spearman (baseline) | {v['params_spearman']:.3f} | |",
+        f"| samples | {v['samples']} | |", "",
+        "Per family:", "", "| family | samples | within +-10% | MAPE |", "|---|---|---|---|",
+    ]
+    for fam, r in v["per_family"].items():
+        lines.append(f"| {fam} | {r['samples']} | {r['within_10pct']:.0%} | {r['mape']:.2f}% |")
+    cal = t["calibration"]
+    lines += [
+        "", f"Calibration (not the validation samples): {cal.get('model')}; c0 = {cal.get('c0_ms')} ms, "
+        f"c1 = {cal.get('c1_ms_per_mparam')} ms/Mparam; MAPE on the {len(cal.get('networks', []))} calibration "
+        f"networks {cal.get('mape_before')}% -> {cal.get('mape_after')}%.", "",
+        f"Predict time per network ({p['networks']} networks): cold plan cache mean {p['cold_mean_ms']:.3f} ms "
+        f"(max {p['cold_max_ms']:.3f} ms), warm mean {p['warm_mean_ms']:.4f} ms (target < 1 ms).", "",
+        f"Fastest member of the space: {out['min_latency']['ms']:.2f} ms "
+        f"(`{out['min_latency']['params'].get('family')}`), exact search {out['min_latency']['first_call_s']} s "
+        f"on first call, {out['min_latency']['cached_call_ms']} ms cached.", "",
+        "| network | family | predicted ms | measured ms | error |", "|---|---|---|---|---|",
+    ]
+    for r in v["rows"]:
+        lines.append(f"| {r['name']} | {r['family']} | {r['predicted_ms']:.2f} | {r['measured_ms']:.2f} | "
+                     f"{r['error_pct']:+.1f}% |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
