@@ -161,7 +161,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "data" / "cifar10-dev"))
     ap.add_argument("--archs", type=int, default=22)
-    ap.add_argument("--proxy-steps", type=int, default=24)
+    ap.add_argument("--proxy-steps", type=int, default=16)
     ap.add_argument("--long-mult", type=int, default=10)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--max-train", type=int, default=4000)
@@ -195,8 +195,10 @@ def main() -> None:
 
     save()
     s = state["settings"]
-    jobs = [(a, p) for a in state["archs"] for p in proxies + ["long_a"]] + \
-        [(a, "long_b") for a in state["archs"]]
+    # seed B of every other architecture right after its seed A, so an interrupted run still has a ceiling
+    names = list(state["archs"])
+    jobs = [(a, p) for i, a in enumerate(names) for p in proxies + ["long_a"] + (["long_b"] if i % 2 == 0 else [])]
+    jobs += [(a, "long_b") for a in names[1::2]]
     for i, (name, key) in enumerate(jobs):
         if args.report_only or key in state["results"].get(name, {}):
             continue

@@ -31,4 +31,4 @@ def get_proxy(name: str, **options) -> Proxy:
 
 
 __all__ = ["DEFAULT_DATA", "DEFAULT_PROXY", "PROXIES", "DataError", "Dataset", "Proxy", "ProxyResult",
-           "get_proxy", "load_dataset", "proxy_resolution"]
+           "TrainProxy", "get_proxy", "load_dataset", "proxy_resolution"]

@@ -248,6 +248,6 @@ def _take(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int) -> tuple[t
     if n is None or n >= len(y):
         return x, y
     frac = n / len(y)
-    idx, _ = _stratified_split(y.numpy(), 1.0 - frac, seed)
-    idx = idx[:n]
+    first, rest = _stratified_split(y.numpy(), 1.0 - frac, seed)
+    idx = np.concatenate([first, rest])[:n]  # ~n stratified, topped up to exactly n
     return x[idx], y[idx]

@@ -122,7 +122,7 @@ def _warmup_cosine(step: int, warmup: int, total: int) -> float:
 
 @torch.no_grad()
 def recalibrate_batchnorm(model: torch.nn.Module, data: Dataset, *, res: int, batch: int = 250,
-                          images: int = 1000) -> None:
+                          images: int = 500) -> None:
     """Re-estimate BatchNorm running statistics of the trained weights on up to ``images`` training images.
 
     After a few dozen steps the running averages still mix in the statistics of the first, very different
