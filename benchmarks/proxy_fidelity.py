@@ -78,11 +78,28 @@ def correlations(xs: list[float], ys: list[float]) -> dict:
             "spearman": float(spearmanr(xs, ys).statistic)}
 
 
-def analyse(state: dict, proxies: list[str], bands: int) -> dict:
+def price_latency(state: dict, device: str) -> str | None:
+    """Store each architecture's predicted latency on ``device``; returns the device or None (missing keys)."""
+    from nas.errors import NasError
+    from nas.latency.predict import predict_ms
+    from nas.latency.table import load_table
+
+    try:
+        table = load_table(device)
+        lat = {a: predict_ms(ArchConfig.from_dict(v["config"]), table) for a, v in state["archs"].items()}
+    except NasError as exc:
+        print(f"latency bands unavailable ({str(exc)[:200]}); using MAC bands", file=sys.stderr)
+        return None
+    for a, ms in lat.items():
+        state["archs"][a]["latency_ms"] = ms
+    return f"{table.device} ({table.method})"
+
+
+def analyse(state: dict, proxies: list[str], bands: int, band_by: str) -> dict:
     archs = state["archs"]
     res = state["results"]
     names = [a for a in archs if res.get(a, {}).get("long_a", {}).get("ok")]
-    macs = {a: archs[a]["macs_m"] for a in names}
+    macs = {a: archs[a][band_by] for a in names}
     order = sorted(names, key=lambda a: macs[a])
     band_of = {a: min(bands - 1, i * bands // max(1, len(order))) for i, a in enumerate(order)}
     band_ranges = []
@@ -108,13 +125,19 @@ def analyse(state: dict, proxies: list[str], bands: int) -> dict:
         row["failed"] = failed
         rows[label] = row
     accs = [target[a] for a in names]
-    return {"n_archs": len(names), "band_macs_m": band_ranges, "rows": rows,
+    return {"n_archs": len(names), "band_by": band_by, "band_ranges": band_ranges, "rows": rows,
             "long_accuracy": {"min": min(accs), "max": max(accs), "mean": statistics.fmean(accs)}}
 
 
 def write_markdown(state: dict, summary: dict, path: Path) -> None:
     s = state["settings"]
-    bands = len(summary["band_macs_m"])
+    bands = len(summary["band_ranges"])
+    unit = "ms" if summary["band_by"] == "latency_ms" else "M MACs"
+    if summary["band_by"] == "latency_ms":
+        band_text = (f"- Latency bands: tertiles of the latency predicted by the `{s['latency_device']}` table at "
+                     f"the deploy resolution")
+    else:
+        band_text = "- Cost bands: no complete latency table, so bands are MAC tertiles at the deploy resolution"
     head = ["proxy", "Kendall tau", "Spearman"] + [f"tau band {i + 1}" for i in range(bands)] + \
         ["mean band tau", "median s / arch"]
     lines = [
@@ -133,8 +156,8 @@ def write_markdown(state: dict, summary: dict, path: Path) -> None:
         "warm-up + cosine, crop/flip, label smoothing 0.1; seeds: proxies 0, long A 1, long B 2.",
         "- Zero-cost proxies at initialisation on real batches of 64 images (ZiCo: 2 batches; NASWOT: 1; "
         "synflow is data-free).",
-        f"- Cost bands: no latency table existed yet, so bands are MAC tertiles at the deploy resolution "
-        f"(M MACs: {', '.join(f'{lo:.0f}-{hi:.0f}' for lo, hi in summary['band_macs_m'] if lo is not None)}).",
+        band_text + f" ({unit}: "
+        f"{', '.join(f'{r[0]:.1f}-{r[1]:.1f}' for r in summary['band_ranges'] if r is not None)}).",
         f"- Long-training test top-1 ranges {summary['long_accuracy']['min']:.3f}-"
         f"{summary['long_accuracy']['max']:.3f} (mean {summary['long_accuracy']['mean']:.3f}).",
         "",
@@ -168,6 +191,8 @@ def main() -> None:
     ap.add_argument("--max-val", type=int, default=500)
     ap.add_argument("--bands", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "proxy_fidelity"))
+    ap.add_argument("--latency-table", default="x86-2core-ort",
+                    help="Device whose latency table sets the bands (MAC bands if it lacks keys).")
     ap.add_argument("--report-only", action="store_true", help="Rewrite the tables from the cached JSON.")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -214,7 +239,9 @@ def main() -> None:
         save()
         print(f"[{i + 1}/{len(jobs)}] {name} {key}: score={r['score']} ok={r['ok']} "
               f"{time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
-    summary = analyse(state, proxies, args.bands)
+    device = price_latency(state, args.latency_table)
+    state["settings"]["latency_device"] = device
+    summary = analyse(state, proxies, args.bands, "latency_ms" if device else "macs_m")
     state["summary"] = summary
     save()
     write_markdown(state, summary, out_md)

@@ -76,3 +76,23 @@ def test_proxy_resolution_rounds_up_to_the_stride():
     cfg = get_preset("mobilevit-xxs")  # stride 32
     assert proxy_resolution(cfg, 32) == 32 and proxy_resolution(cfg, 40) == 64 and proxy_resolution(cfg, 8) == 32
     assert proxy_resolution(get_preset("deit-tiny"), 40) == 48
+
+
+def _overcommit_refuses_huge_allocations() -> bool:
+    try:
+        with open("/proc/sys/vm/overcommit_memory") as fh:
+            return fh.read().strip() in ("0", "2")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _overcommit_refuses_huge_allocations(),
+                    reason="needs Linux overcommit mode 0/2 (a 0.8 TB request then fails at once)")
+@pytest.mark.parametrize("name", ["train", "zico"])
+def test_out_of_memory_gives_a_failed_result(tiny, digits, name):
+    """A 65536 x 65536 input batch asks for ~0.8 TB: the allocator refuses, the proxy reports it."""
+    from nas.proxy import get_proxy
+
+    options = {"steps": 2, "batch_size": 16} if name == "train" else {"batch_size": 16}
+    r = get_proxy(name, resolution=1 << 16, **options).evaluate(tiny, digits, seed=0)
+    assert not r.ok and r.score is None and r.reason.startswith("out of memory")
