@@ -410,6 +410,8 @@ def validate_published(table: Any, rows: Iterable[PublishedRow] | None = None) -
         "device": table.device, "method": table.method, "protocol": REFERENCE_PROTOCOL,
         **metrics(ref),
         "loo_mape_pct": table.provenance.get("loo_mape_pct"),
+        "in_sample": "the fit rows calibrated this table: these metrics are in-sample; loo_mape_pct is the "
+                     "out-of-sample (leave-one-network-out) error",
         "all_protocols": metrics(fit_rows),
         "excluded": [d for d in details if d["role"] == "excluded"],
         "rows": details,
