@@ -49,11 +49,17 @@ def devices(tables_dir: Path | None, as_json: bool) -> None:
         if "error" in r:
             out.add_row(r["device"], "[red]invalid[/red]", r["error"], "", "", "", "")
         else:
-            out.add_row(r["device"], r["method"], f"{r['runtime']} {r['runtime_version']}", str(r["threads"] or "-"),
-                        str(r["entries"]), str(r["date"] or "")[:10], str(r["host"] or r["source"] or ""))
+            runtime = _short(f"{r['runtime']} {r['runtime_version']}", 20)
+            out.add_row(r["device"], r["method"], runtime, str(r["threads"] or "-"), str(r["entries"]),
+                        str(r["date"] or "")[:10], _short(r["host"] or r["source"]))
     stdout.print(out)
     for r in rows:
         stdout.print(f"{r['device']}: {r['path']}", highlight=False)
+
+
+def _short(text: Any, width: int = 24) -> str:
+    text = str(text or "")
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # ----------------------------------------------------------------------------- latency
