@@ -25,7 +25,10 @@ def _proxy_options(pairs: tuple[str, ...]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--proxy-opt '{pair}' is not KEY=VALUE (e.g. --proxy-opt steps=50)")
-        options[key.strip()] = yaml.safe_load(value)
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = yaml.safe_load(value)
     return options
 
 
@@ -51,7 +54,11 @@ def _proxy_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder  [default: runs/<timestamp>-<device>-<budget>]")
 @click.option("--resume", is_flag=True, help="Continue the study of --out (or --storage/--study).")
+@click.option("--worker", "worker_index", type=int, default=0, show_default=True,
+              help="Index of this worker among concurrent workers of one study (0, 1, ...): each gets its own "
+                   "sampler stream, so they do not propose the same candidates.")
 @click.option("--tables", "tables_dir", default=None, help="Extra folder of latency tables.")
+@click.option("--no-report", is_flag=True, help="Skip report.md / pareto.png / pareto.html (`nas report` later).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.pass_context
 def search(ctx: click.Context, **opts: Any) -> None:
@@ -75,7 +82,8 @@ def search(ctx: click.Context, **opts: Any) -> None:
         proxy=opts["proxy"], proxy_options=_proxy_options(opts["proxy_opt"]), data=opts["data"],
         sampler=opts["sampler"] or "nsga2", seed=0 if opts["seed"] is None else opts["seed"],
         storage=opts["storage"], study=opts["study"], out=opts["out"], resume=opts["resume"],
-        tables_dir=opts["tables_dir"], argv=["nas", *sys.argv[1:]],
+        tables_dir=opts["tables_dir"], worker_index=opts["worker_index"],
+        report=not opts["no_report"], argv=["nas", *sys.argv[1:]],
     )
     try:
         result = run_search(settings)

@@ -66,6 +66,8 @@ class Objective:
         from nas.latency.predict import predict_latency
 
         trial.set_user_attr("worker", self.worker)
+        if trial.user_attrs.get("reason"):  # a re-run of an interrupted trial starts clean
+            trial.set_user_attr("reason", "")
         try:
             cfg = self.space.sample(trial)
             latency_ms = float(predict_latency(cfg, self.table).total_ms)
@@ -76,6 +78,8 @@ class Objective:
             self._fail(trial, f"{type(exc).__name__}: {exc}")
         trial.set_user_attr("latency_ms", latency_ms)
         trial.set_user_attr("constraint", [latency_ms - self.budget_ms])
+        if hasattr(trial, "set_constraint"):  # Optuna >= 5: the samplers read it from the trial
+            trial.set_constraint("latency_ms_over_budget", latency_ms - self.budget_ms)
         feasible = latency_ms <= self.budget_ms
         trial.set_user_attr("feasible", feasible)
         if not feasible:

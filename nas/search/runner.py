@@ -60,6 +60,8 @@ class SearchSettings:
     out: Path | None = None
     resume: bool = False
     tables_dir: str | None = None
+    worker_index: int = 0
+    report: bool = True
     argv: list[str] = field(default_factory=list)
 
 
@@ -178,7 +180,7 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
         raise NoStudyError(f"--resume: no study to resume in '{out}' (no study.db); pass the run folder "
                            "with --out, or --storage URL --study NAME")
     out.mkdir(parents=True, exist_ok=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are logged by the search itself
     storage = open_storage(url)
     exists = study_exists(storage, study_name)
     if s.resume and not exists:
@@ -195,7 +197,9 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
         prior = optuna.load_study(study_name=study_name, storage=storage)
         _check_shared(prior.user_attrs.get("nas") or {}, shared, study_name)
         previous_workers = len({t.user_attrs.get("worker") for t in prior.get_trials(deepcopy=False)} - {None})
-    sampler = make_sampler(s.sampler, seed=s.seed + 1000 * previous_workers, constraints_func=budget_constraint,
+    # distinct sampler streams for concurrent workers (--worker) and for later sessions of one study
+    sampler = make_sampler(s.sampler, seed=s.seed + 1000 * (s.worker_index + previous_workers),
+                           constraints_func=budget_constraint,
                            trials=s.trials)
     study = optuna.create_study(study_name=study_name, storage=storage, sampler=sampler,
                                 directions=["maximize", "minimize"], load_if_exists=True)
@@ -284,7 +288,7 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
             state["front"] = folder.write(study)
             raise
     state["front"] = folder.write(study)
-    report = _write_report(out)
+    report = _write_report(out) if s.report else None
     trials = study.get_trials(deepcopy=False)
     return SearchResult(
         out=out, study=study_name, storage=redact(url),

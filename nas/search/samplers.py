@@ -1,4 +1,8 @@
-"""Optuna samplers by name. Each gets the seed and the budget constraint (latency_ms - budget_ms <= 0)."""
+"""Optuna samplers by name. Each gets the seed and the budget constraint (latency_ms - budget_ms <= 0).
+
+The objective stores the constraint on the trial (``Trial.set_constraint`` on Optuna >= 5, which the
+samplers read; on older Optuna the ``constraints_func`` below reads it back from the trial's user attrs).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,29 @@ from nas.errors import UnknownNameError
 ConstraintsFunc = Callable[[Any], Sequence[float]]
 
 
+def uses_set_constraint() -> bool:
+    """True when this Optuna stores constraints with ``Trial.set_constraint`` (>= 5.0)."""
+    import optuna
+
+    return hasattr(optuna.trial.Trial, "set_constraint")
+
+
+def _constraints(func: ConstraintsFunc) -> dict[str, Any]:
+    return {} if uses_set_constraint() else {"constraints_func": func}
+
+
 def _nsga2(*, seed: int, constraints_func: ConstraintsFunc, trials: int) -> Any:
     import optuna
 
     # a population of ~1/5 of the trained-trial budget (8..50) gives NSGA-II a few generations
     population = max(8, min(50, trials // 5))
-    return optuna.samplers.NSGAIISampler(population_size=population, seed=seed,
-                                         constraints_func=constraints_func)
+    return optuna.samplers.NSGAIISampler(population_size=population, seed=seed, **_constraints(constraints_func))
 
 
 def _tpe(*, seed: int, constraints_func: ConstraintsFunc, trials: int) -> Any:
     import optuna
 
-    return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints_func,
+    return optuna.samplers.TPESampler(seed=seed, **_constraints(constraints_func),
                                       n_startup_trials=max(5, min(10, trials // 5)), multivariate=True,
                                       group=True)
 

@@ -1,0 +1,119 @@
+"""`nas search` in-process on a tiny real space: what is trained, what is written, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_search_support import DEVICE, write_tiny_setup
+
+from nas.cli import cli
+from nas.errors import UnknownNameError, UsageError
+from nas.proxy import PROXIES
+from nas.proxy.train import TrainProxy
+from nas.search import BudgetError
+from nas.search.storage import NoStudyError, StorageError
+
+
+class CountingTrain(TrainProxy):
+    """The real short-training proxy, counting the networks it trains."""
+
+    name = "counting-train"
+    calls: list[str] = []
+
+    def evaluate(self, cfg, data, *, seed=0):
+        CountingTrain.calls.append(cfg.to_json())
+        return super().evaluate(cfg, data, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_tiny_setup(tmp_path_factory.mktemp("tiny"))
+
+
+def search(tiny: tuple[Path, Path], out: Path, *args: str):
+    space, tables = tiny
+    argv = ["search", "--device", DEVICE, "--tables", str(tables), "--space", str(space), "--out", str(out),
+            "--json", "--no-report", *args]
+    result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def study_trials(out: Path) -> list:
+    import optuna
+
+    meta = json.loads((out / "run.json").read_text())
+    return optuna.load_study(study_name=meta["study"], storage=f"sqlite:///{out / 'study.db'}").get_trials()
+
+
+def test_over_budget_candidates_are_never_trained(tiny, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(PROXIES, CountingTrain.name, CountingTrain)
+    CountingTrain.calls.clear()
+    out = tmp_path / "run"
+    result = search(tiny, out, "--budget", "0.3ms", "--trials", "4", "--proxy", CountingTrain.name,
+                    "--proxy-opt", "steps=2", "--sampler", "random", "--seed", "1")
+    trials = study_trials(out)
+    over = [t for t in trials if t.user_attrs.get("feasible") is False]
+    trained = [t for t in trials if t.user_attrs.get("trained")]
+    assert result["trained"] == len(trained) == 4 and result["over_budget"] == len(over) > 0
+    assert len(CountingTrain.calls) == len(trained)  # one training run per trained candidate, none else
+    assert all(t.user_attrs["latency_ms"] > 0.3 and "seconds" not in t.user_attrs for t in over)
+    assert all(t.user_attrs["latency_ms"] <= 0.3 for t in trained)
+
+    # run folder: every file, every point within budget, one csv row and one config per trial
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["budget_ms"] == 0.3 and meta["table"]["device"] == DEVICE and meta["table"]["hash"]
+    assert meta["sampler"] == "random" and meta["seed"] == 1
+    pareto = json.loads((out / "pareto.json").read_text())
+    assert pareto["points"] and all(p["latency_ms"] <= 0.3 for p in pareto["points"])
+    assert {p["trial"] for p in pareto["points"]} <= {t.number for t in trained}
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert [int(r["trial"]) for r in rows] == [t.number for t in trials]
+    assert all(r["accuracy"] == "" for r in rows if r["feasible"] == "0")
+    assert {p.name for p in (out / "configs").iterdir()} == {f"{t.number}.json" for t in trials}
+    assert json.loads((out / "presets.json").read_text()) == []  # the tiny space holds no preset
+
+
+def test_same_seed_same_trials(tiny, tmp_path: Path) -> None:
+    runs = [search(tiny, tmp_path / f"run{i}", "--budget", "0.4ms", "--trials", "3", "--proxy-opt", "steps=2",
+                   "--seed", "7") for i in range(2)]
+    a, b = (study_trials(tmp_path / f"run{i}") for i in range(2))
+    assert [t.params for t in a] == [t.params for t in b]
+    assert [t.values for t in a] == [t.values for t in b]  # the train proxy is deterministic for a seed
+    fronts = [[{k: v for k, v in r.items() if k != "seconds"} for r in run["front"]] for run in runs]
+    assert fronts[0] == fronts[1] and fronts[0]
+
+
+def test_failed_candidates_are_recorded_and_the_search_goes_on(tiny, tmp_path: Path) -> None:
+    # a huge learning rate makes the real training diverge: every candidate fails with its reason
+    result = search(tiny, tmp_path / "run", "--budget", "0.4ms", "--trials", "2", "--proxy-opt", "steps=3",
+                    "--proxy-opt", "lr=1e12")
+    failed = [t for t in study_trials(tmp_path / "run") if t.state.name == "FAIL"]
+    assert result["trained"] == 0 and result["failed"] == len(failed) >= 10
+    assert all("non-finite" in t.user_attrs["reason"] for t in failed)
+    assert "failed candidates" in result["stopped_by"]
+
+
+@pytest.mark.parametrize("args, error, text", [
+    (["--budget", "5"], BudgetError, "5ms, 5 ms, 500us, 0.005s"),
+    (["--budget", "0.1ms"], BudgetError, "0.2374 ms"),
+    (["--budget", "1ms", "--sampler", "cmaes"], UnknownNameError, "nsga2, random, tpe"),
+    (["--budget", "1ms", "--device", "nosuchdevice"], UnknownNameError, DEVICE),
+    (["--budget", "1ms", "--resume"], NoStudyError, "no study to resume"),
+    (["--budget", "1ms", "--storage", "postgresql://nas:secret@127.0.0.1:9/nope"], StorageError,
+     "postgresql://nas:***@127.0.0.1:9/nope"),
+])
+def test_bad_input_is_one_line(tiny, tmp_path: Path, args: list[str], error: type, text: str) -> None:
+    space, tables = tiny
+    argv = ["search", "--device", DEVICE, "--tables", str(tables), "--space", str(space),
+            "--out", str(tmp_path / "run"), "--trials", "2", *args]
+    if "--device" in args:
+        argv[1:3] = []
+    with pytest.raises(error) as err:
+        CliRunner().invoke(cli, argv, catch_exceptions=False)
+    assert text in str(err.value) and "\n" not in str(err.value)
+    assert issubclass(error, UsageError) or error is StorageError
