@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -44,10 +45,22 @@ def redact(url: str) -> str:
     return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
+def normalize_url(url: str) -> str:
+    """``postgresql://`` with the installed driver: SQLAlchemy 2.1 picks psycopg 3 by default, the
+    ``postgres`` extra installs psycopg2; an explicit ``postgresql+driver://`` is kept."""
+    import importlib.util
+
+    if url.startswith(("postgresql://", "postgres://")) and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
+
+
 def open_storage(url: str) -> Any:
     """An Optuna RDBStorage for ``url`` with heartbeats; one-line StorageError if it cannot be opened."""
     import optuna
 
+    url = normalize_url(url)
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine_kwargs["connect_args"] = {"timeout": 60}  # wait for other local workers' writes
@@ -59,16 +72,26 @@ def open_storage(url: str) -> Any:
         if url.startswith("postgresql"):
             engine_kwargs["connect_args"] = {"connect_timeout": 10}
     retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            callback = {"heartbeat_stale_trial_callback": retry(max_retry=1)} if retry else \
-                {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=1)}
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
-                                                 grace_period=GRACE_PERIOD_S, **callback)
-    except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind become one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageError(f"cannot open storage '{redact(url)}': {first[:200]}") from None
+    for attempt in range(4):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                callback = {"heartbeat_stale_trial_callback": retry(max_retry=1)} if retry else \
+                    {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=1)}
+                storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                                     heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_PERIOD_S,
+                                                     **callback)
+            break
+        except ImportError:
+            raise StorageError(f"cannot open storage '{redact(url)}': its database driver is not installed "
+                               "(PostgreSQL: pip install psycopg2-binary)") from None
+        except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind become one line
+            text = str(exc)
+            if attempt < 3 and ("duplicate key" in text or "already exists" in text):
+                time.sleep(0.5 + attempt)  # another worker is creating the tables right now
+                continue
+            first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+            raise StorageError(f"cannot open storage '{redact(url)}': {first[:200]}") from None
     if url.startswith("sqlite"):
         _sqlite_wal(storage.engine)
     return storage
