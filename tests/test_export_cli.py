@@ -1,4 +1,4 @@
-"""`nas export` on a run folder (FIXTURE run, see report_fixture.py), a config and a preset; bad input."""
+"""`nas export` on a run folder (a small real search, see report_run.py), a config and a preset; bad input."""
 
 from __future__ import annotations
 
@@ -7,18 +7,19 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from report_fixture import cached_fixture_run
+from report_run import cached_search_run, space_path
 
 from nas.cli import cli, main
 from nas.config import ArchConfig
 from nas.models.builder import build_model
 from nas.models.stats import count_params
 from nas.report.run import NoFeasibleTrialError, NotARunError, UnknownTrialError, load_run
+from nas.space import load_space
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return cached_fixture_run(tmp_path_factory)
+    return cached_search_run(tmp_path_factory)
 
 
 def _export(*args: str) -> dict:
@@ -40,7 +41,9 @@ def test_pick_best_and_fastest_from_run(run_dir, tmp_path):
     assert doc["latency"]["table_hash"] == run.table_hash and doc["latency"]["method"] == "estimated"
     assert doc["optuna_params"] == point["optuna_params"]
     assert doc["source"]["trial"] == best["trial"]
-    assert "identical ArchConfig" in doc["replay_check"]
+    assert "replay" in doc["replay_check"]  # the run's space is a test YAML: replay it here
+    assert load_space(space_path(run_dir)).config_from_params(doc["optuna_params"]) == ArchConfig.load(
+        tmp_path / "b.json")
     assert count_params(build_model(ArchConfig.load(tmp_path / "b.json"))) == doc["params"]
 
 

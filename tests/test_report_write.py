@@ -1,4 +1,4 @@
-"""`nas report` on a run folder (FIXTURE run, see report_fixture.py): files, PNG size, the front table."""
+"""`nas report` on a run folder (a small real search, see report_run.py): files, PNG size, the front table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from report_fixture import cached_fixture_run
+from report_run import cached_search_run
 
 from nas.cli import cli, main
 from nas.report import NotARunError, load_run, write_report
@@ -18,7 +18,7 @@ from nas.report.plots import PNG_DPI, PNG_SIZE_IN
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return cached_fixture_run(tmp_path_factory)
+    return cached_search_run(tmp_path_factory)
 
 
 def _nondominated_feasible(run) -> set[int]:
@@ -45,7 +45,8 @@ def test_report_files_and_front_table(run_dir):
         assert img.format == "PNG"
         assert img.size == (int(PNG_SIZE_IN[0] * PNG_DPI), int(PNG_SIZE_IN[1] * PNG_DPI))
     listed = _md_front_trials(res.markdown.read_text())
-    assert len(listed) == len(set(listed))
+    assert len(listed) == len(set(listed)) >= 2
+    assert any(not r.feasible for r in run.trials) and run.presets  # the plot has greyed trials and presets
     assert set(listed) == {p["trial"] for p in run.feasible_points()} == _nondominated_feasible(run)
     html = res.html.read_text()
     embedded = "Plotly.newPlot" in html and re.search(r"<script[^>]*\bsrc=", html) is None

@@ -112,18 +112,20 @@ def _from_run(
     params = run.optuna_params(trial)
     sel.info["optuna_params"] = params
     if params and run.meta.get("space"):
-        sel.info["replay_check"] = _replay_check(run.meta["space"], params, run_cfg)
+        sel.info["replay_check"] = _replay_check(run, params, run_cfg)
     return sel
 
 
-def _replay_check(space_ref: Any, params: dict[str, Any], cfg: ArchConfig) -> str:
+def _replay_check(run: Run, params: dict[str, Any], cfg: ArchConfig) -> str:
     """Say whether the stored Optuna params rebuild ``cfg`` in the run's space."""
     from nas.errors import NasError
     from nas.space import load_space
 
-    name = space_ref.get("name") if isinstance(space_ref, dict) else space_ref
+    name = run.meta["space"]
+    refs = [run.path / "space.yaml", run.meta.get("space_path"), name]  # a copy, the file, the shipped name
+    ref = next((r for r in refs if r and (not isinstance(r, Path) or r.is_file())), name)
     try:
-        replayed = load_space(name).config_from_params(params)
+        replayed = load_space(ref).config_from_params(params)
     except NasError as exc:
         return f"Optuna params not replayed: {exc}"
     same = replayed.replace(resolution=cfg.resolution) == cfg

@@ -10,6 +10,7 @@ from nas.report.run import TrialRow
 PNG_SIZE_IN, PNG_DPI = (10.0, 6.0), 100  # -> 1000 x 600 pixels
 LOG_X_SPREAD = 8.0  # log latency axis when the slowest point is this many times the fastest
 FEASIBLE, OVER_BUDGET, FRONT, BUDGET, PRESET = "#4c78a8", "#c7c7c7", "#e45756", "#333333", "#54a24b"
+UNTRAINED = "#9d9d9d"
 
 
 def _latency_label(method: str | None) -> str:
@@ -35,13 +36,19 @@ def write_png(
     from matplotlib.transforms import blended_transform_factory
 
     fig, ax = plt.subplots(figsize=PNG_SIZE_IN, dpi=PNG_DPI)
+    bottom = blended_transform_factory(ax.transData, ax.transAxes)  # x in data, y in axes fraction
     with_acc = [(t, f) for t, f in zip(trials, feasible) if t.accuracy is not None]
     over = [t for t, f in with_acc if not f]
     inside = [t for t, f in with_acc if f]
+    untrained = [t for t in trials if t.accuracy is None and t.latency_ms is not None]
     ax.scatter([t.latency_ms for t in over], [t.accuracy for t in over], s=22, c=OVER_BUDGET,
-               label=f"over budget ({len(over)})", zorder=2)
+               label=f"over budget ({len(over)})" if over else "_nolegend_", zorder=2)
     ax.scatter([t.latency_ms for t in inside], [t.accuracy for t in inside], s=26, c=FEASIBLE,
-               label=f"within budget ({len(inside)})", zorder=3)
+               label=f"within budget ({len(inside)})" if inside else "_nolegend_", zorder=3)
+    if untrained:  # over-budget candidates are priced, never trained: a tick on the latency axis
+        ax.scatter([t.latency_ms for t in untrained], [0.0] * len(untrained), marker="|", s=200, c=UNTRAINED,
+                   transform=bottom, clip_on=False, label=f"not trained, latency only ({len(untrained)})",
+                   zorder=2)
     pts = [p for p in front if p.get("accuracy") is not None]
     if pts:
         ax.plot([p["latency_ms"] for p in pts], [p["accuracy"] for p in pts], drawstyle="steps-post", c=FRONT,
@@ -53,10 +60,8 @@ def write_png(
                         xytext=(5, 6), fontsize=8, color=FRONT)
     if budget_ms is not None:
         ax.axvline(budget_ms, ls="--", c=BUDGET, lw=1.2, label=f"budget {budget_ms:g} ms", zorder=1)
-    bottom = blended_transform_factory(ax.transData, ax.transAxes)
-    for p in presets:
-        if p.get("latency_ms") is None:
-            continue
+    shown = [p for p in presets if p.get("latency_ms") is not None]
+    for p in shown:
         if p.get("accuracy") is not None:
             ax.scatter([p["latency_ms"]], [p["accuracy"]], marker="*", s=160, c=PRESET, edgecolors="black",
                        linewidths=0.6, zorder=5)
@@ -65,24 +70,33 @@ def write_png(
         else:  # not evaluated by the proxy: marked on the latency axis only
             ax.scatter([p["latency_ms"]], [0.0], marker="^", s=70, c=PRESET, edgecolors="black",
                        linewidths=0.6, transform=bottom, clip_on=False, zorder=5)
-            ax.text(p["latency_ms"], 0.03, p["name"], transform=bottom, rotation=90, fontsize=8, color=PRESET,
+            ax.text(p["latency_ms"], 0.04, p["name"], transform=bottom, rotation=90, fontsize=8, color=PRESET,
                     ha="center", va="bottom", weight="bold")
-    ax.scatter([], [], marker="*", s=120, c=PRESET, edgecolors="black", linewidths=0.6,
-               label="presets (triangle: latency only)")
-    xs = [t.latency_ms for t in trials if t.latency_ms] + [p["latency_ms"] for p in presets if p.get("latency_ms")]
-    if xs and min(xs) > 0 and max(xs) / min(xs) > LOG_X_SPREAD:
-        from matplotlib.ticker import ScalarFormatter
+    if shown:
+        ax.scatter([], [], marker="*", s=120, c=PRESET, edgecolors="black", linewidths=0.6,
+                   label="presets (triangle: latency only)")
+    xs = [t.latency_ms for t in trials if t.latency_ms] + [p["latency_ms"] for p in shown]
+    xs += [budget_ms] if budget_ms else []
+    if xs and min(xs) > 0:
+        log_x = max(xs) / min(xs) > LOG_X_SPREAD
+        if log_x:
+            from matplotlib.ticker import ScalarFormatter
 
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(ScalarFormatter())
-        ax.tick_params(axis="x", which="both", labelsize=9)
-    ax.margins(y=0.1)
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(ScalarFormatter())
+            ax.tick_params(axis="x", which="both", labelsize=9)
+            pad = (max(xs) / min(xs)) ** 0.04
+            ax.set_xlim(min(xs) / pad, max(xs) * pad)
+        else:
+            pad = 0.04 * (max(xs) - min(xs) or max(xs))
+            ax.set_xlim(max(0.0, min(xs) - pad), max(xs) + pad)
+    ax.margins(y=0.12)
     ax.set_xlabel(_latency_label(method) + (", log scale" if ax.get_xscale() == "log" else ""))
     ax.set_ylabel("proxy accuracy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)  # beside: hides no point
     fig.tight_layout()
     fig.savefig(path, dpi=PNG_DPI, format="png")
     plt.close(fig)

@@ -149,6 +149,11 @@ def _acc(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def _code(text: str) -> str:
+    """A table cell in code font: a '|' would end the cell, so it is escaped (GFM keeps it in code spans)."""
+    return f"`{text}`".replace("|", "\\|") if text else "-"
+
+
 def _markdown(run: Run, res: ReportResult) -> str:
     meta = run.meta
     method = res.method or "?"
@@ -174,7 +179,7 @@ def _markdown(run: Run, res: ReportResult) -> str:
     for p in res.front:
         name = f" ({p['preset']})" if p.get("preset") else ""
         lines.append(f"| {p['trial']} | {_acc(p['accuracy'])} | {_num(p['latency_ms'], 1, 3)} | "
-                     f"{_num(p['params'], 1e6)} | {_num(p['macs'], 1e6, 1)} | `{p['summary']}`{name} |")
+                     f"{_num(p['params'], 1e6)} | {_num(p['macs'], 1e6, 1)} | {_code(p['summary'])}{name} |")
     if res.presets:
         lines += [
             "", "## Reference presets (same table, same proxy)", "",
