@@ -107,9 +107,11 @@ def render_md(out: dict) -> str:
         lines.append(f"| {fam} | {r['samples']} | {r['within_10pct']:.0%} | {r['mape']:.2f}% |")
     cal = t["calibration"]
     lines += [
-        "", f"Calibration (not the validation samples): {cal.get('model')}; c0 = {cal.get('c0_ms')} ms, "
-        f"c1 = {cal.get('c1_ms_per_mparam')} ms/Mparam; MAPE on the {len(cal.get('networks', []))} calibration "
-        f"networks {cal.get('mape_before')}% -> {cal.get('mape_after')}%.", "",
+        "", f"Calibration on {len(cal.get('networks', []))} networks of its own (presets + seeded random "
+        f"members, never the validation samples): {cal.get('model')}. c0 = {cal.get('c0_ms')} ms, ridge "
+        f"{cal.get('ridge')}, scales {cal.get('scales')}. MAPE on the calibration networks: "
+        f"{cal.get('mape_before')}% as plain sums, {cal.get('mape_loo')}% leave-one-out after the fit "
+        f"({cal.get('mape_after')}% in sample).", "",
         f"Predict time per network ({p['networks']} networks): cold plan cache mean {p['cold_mean_ms']:.3f} ms "
         f"(max {p['cold_max_ms']:.3f} ms), warm mean {p['warm_mean_ms']:.4f} ms (target < 1 ms).", "",
         f"Fastest member of the space: {out['min_latency']['ms']:.2f} ms "

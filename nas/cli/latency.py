@@ -195,8 +195,8 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
                               calibration_networks=calibration_networks, progress=progress)
     cal = table.provenance.get("calibration", {})
     stdout.print(f"wrote {path}: {len(table.entries)} entries in {time.perf_counter() - started:.0f} s "
-                 f"(total profiling {table.provenance.get('profile_seconds')} s); calibration MAPE "
-                 f"{cal.get('mape_before')}% -> {cal.get('mape_after')}%")
+                 f"(block timing {table.provenance.get('profile_seconds')} s); calibration networks: MAPE "
+                 f"{cal.get('mape_before')}% as plain sums, {cal.get('mape_loo')}% leave-one-out after the fit")
 
 
 class _ProfileProgress:

@@ -9,11 +9,11 @@ From block sums to whole networks (the "calibration", recorded in ``provenance.c
 
 - ``call_overhead_ms``: the median of an almost empty model (one tiny op) is the cost of one runtime call.
   It is subtracted from every block and added once per network (``network_overhead_ms``).
-- Timed alone, a block runs with its weights hot in cache; inside a network they are not. A few
-  calibration networks (the presets of the space plus seeded random members drawn with a seed of their
-  own, never the validation samples) are measured end to end, and the residual
-  ``measured - sum(blocks)`` is fitted, non-negative least squares, as ``c0 + c1 * params_M``. ``c1`` is added
-  to each entry in proportion to its parameters; ``c0`` to ``network_overhead_ms``.
+- Timed alone, a block differs from the same block inside a network: its weights stay hot in cache,
+  and it pays layout conversions (onnxruntime's blocked NCHWc convolutions) at its own boundaries that a
+  chain of conv blocks shares. A few calibration networks (the presets of the space plus seeded random
+  members drawn with a seed of their own, never the validation samples) are measured end to end and
+  one scale per block kind plus a constant per network are fitted (:func:`fit_kind_scales`).
 
 Every entry keeps what was measured (``raw_ms``, quartiles, runs, params) beside the ``ms`` predictions sum.
 """
@@ -218,45 +218,90 @@ def calibration_configs(space: Any, *, count: int = CALIBRATION_RANDOM, seed: in
 def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend, threads: int,
                     policy: TimingPolicy, count: int = CALIBRATION_RANDOM,
                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Measure the calibration networks end to end and fit the residual (see the module docstring)."""
-    import numpy as np
-    from scipy.optimize import nnls
+    """Measure the calibration networks end to end and fit the residual (see the module docstring).
 
+    The model: ``measured = overhead + c0 + sum_kind scale[kind] * sum(raw_ms - overhead of its blocks)``,
+    fitted on relative errors with a ridge pull of every scale toward 1 (the strength chosen by
+    leave-one-out over the calibration networks only). It then writes ``ms = scale[kind] * (raw_ms -
+    overhead)`` into every entry and ``overhead + c0`` into ``network_overhead_ms``, so a prediction
+    stays a plain sum.
+    """
     overhead = float(table.provenance["call_overhead_ms"])
-    cal = table.provenance.setdefault("calibration", {})
-    measured: dict[str, float] = cal.get("measured_ms", {})
-    rows = []
-    for cfg in calibration_configs(space, count=count):
+    measured: dict[str, float] = table.provenance.get("calibration", {}).get("measured_ms", {})
+    cal: dict[str, Any] = {"measured_ms": measured}
+    table.provenance["calibration"] = cal
+    configs = calibration_configs(space, count=count)
+    for cfg in configs:
         if cfg.name not in measured:
             ms = measure_network(cfg, backend, threads=threads, policy=network_policy(policy))
             measured[cfg.name] = round(ms, 4)
-            cal["measured_ms"] = measured
             if progress:
                 progress(f"calibration network {cfg.name}: {measured[cfg.name]:.2f} ms")
-        specs = plan(cfg)
-        raw_sum = sum(table.entries[s.key]["raw_ms"] - overhead for s in specs) + overhead
-        params_m = sum(table.entries[s.key]["params"] for s in specs) / 1e6
-        rows.append((cfg.name, measured[cfg.name], raw_sum, params_m))
-    c0 = c1 = 0.0
-    if rows:
-        y = np.array([m - s for _, m, s, _ in rows])
-        x = np.array([[1.0, p] for *_, p in rows])
-        (c0, c1), _ = nnls(x, y)
-    for entry in table.entries.values():
-        entry["ms"] = round(max(entry["raw_ms"] - overhead, 0.0) + c1 * entry["params"] / 1e6, 5)
-    table.network_overhead_ms = round(overhead + c0, 5)
-
-    def ape(pred: float, true: float) -> float:
-        return abs(pred - true) / true * 100
-
+    kinds = sorted({key.split("|", 1)[0] for key in table.entries})
+    x, y = [], []
+    for cfg in configs:
+        row = dict.fromkeys(kinds, 0.0)
+        for spec in plan(cfg):
+            row[spec.kind] += max(table.entries[spec.key]["raw_ms"] - overhead, 0.0)
+        x.append([row[k] for k in kinds])
+        y.append(measured[cfg.name] - overhead)
+    fit = fit_kind_scales(x, y, kinds)
+    for key, entry in table.entries.items():
+        scale = fit["scales"].get(key.split("|", 1)[0], 1.0)
+        entry["ms"] = round(scale * max(entry["raw_ms"] - overhead, 0.0), 5)
+    table.network_overhead_ms = round(overhead + fit["c0_ms"], 5)
     cal.update(
-        networks=[name for name, *_ in rows], seed=CALIBRATION_SEED, count=count,
-        model="residual = c0 + c1 * params_M (nnls); entries += c1 * params_M, network_overhead_ms += c0",
-        c0_ms=round(float(c0), 5), c1_ms_per_mparam=round(float(c1), 5),
-        mape_before=round(float(np.mean([ape(s, m) for _, m, s, _ in rows])), 2) if rows else None,
-        mape_after=round(float(np.mean([ape(s + c0 + c1 * p, m) for _, m, s, p in rows])), 2) if rows else None,
+        networks=[c.name for c in configs], seed=CALIBRATION_SEED, count=count,
+        model="measured = overhead + c0 + sum_kind scale[kind] * blocks_ms[kind]; relative least squares, "
+              "ridge toward scale 1, strength by leave-one-out on these networks",
+        **fit,
     )
     return cal
+
+
+RIDGE_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+def fit_kind_scales(x: list[list[float]], y: list[float], kinds: list[str]) -> dict[str, Any]:
+    """Per-kind scales and a constant (ms) fitted to networks' measured ms ``y`` from per-kind sums ``x``.
+
+    Returns scales, c0_ms, ridge, mape_before (plain sum), mape_loo (leave-one-out), mape_after (in-sample).
+    """
+    import numpy as np
+
+    if not y:
+        return {"scales": dict.fromkeys(kinds, 1.0), "c0_ms": 0.0, "ridge": None, "mape_before": None,
+                "mape_loo": None, "mape_after": None}
+    xa, ya = np.asarray(x, float), np.asarray(y, float)
+
+    def solve(rows: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
+        w = 1.0 / ya[rows]
+        a = np.hstack([xa[rows] * w[:, None], w[:, None]])
+        reg = np.sqrt(lam) * np.hstack([np.eye(len(kinds)), np.zeros((len(kinds), 1))])
+        sol, *_ = np.linalg.lstsq(np.vstack([a, reg]), np.concatenate([np.ones(rows.sum()),
+                                                                          np.sqrt(lam) * np.ones(len(kinds))]),
+                                  rcond=None)
+        return np.clip(sol[:-1], 0.0, None), max(float(sol[-1]), 0.0)
+
+    def ape(pred: np.ndarray, true: np.ndarray) -> float:
+        return float(np.mean(np.abs(pred - true) / true) * 100)
+
+    loo: dict[float, float] = {}
+    for lam in RIDGE_GRID:
+        preds = []
+        for i in range(len(ya)):
+            rows = np.ones(len(ya), bool)
+            rows[i] = False
+            scales, c0 = solve(rows, lam) if rows.any() else (np.ones(len(kinds)), 0.0)
+            preds.append(xa[i] @ scales + c0)
+        loo[lam] = ape(np.array(preds), ya)
+    lam = min(loo, key=loo.__getitem__)
+    scales, c0 = solve(np.ones(len(ya), bool), lam)
+    return {
+        "scales": {k: round(float(s), 4) for k, s in zip(kinds, scales)}, "c0_ms": round(c0, 5), "ridge": lam,
+        "mape_before": round(ape(xa.sum(axis=1), ya), 2), "mape_loo": round(loo[lam], 2),
+        "mape_after": round(ape(xa @ scales + c0, ya), 2),
+    }
 
 
 # ----------------------------------------------------------------------------- device owners
