@@ -151,3 +151,18 @@ def test_csv_import_rejects_bad_rows(tiny_space, tmp_path):
     with pytest.raises(ProfileError, match=r"bad.csv:2: ms '-1'"):
         import_csv(bad, device="d", runtime="coreml", space=tiny_space, path=tmp_path / "d.json")
 
+
+
+def test_kind_scale_fit_recovers_known_scales():
+    import numpy as np
+
+    from nas.latency.profile import fit_kind_scales
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 50, size=(20, 3))
+    y = x @ np.array([0.9, 1.1, 1.0]) + 0.8
+    fit = fit_kind_scales(x.tolist(), y.tolist(), ["conv", "attn", "pool"])
+    assert fit["scales"]["conv"] == pytest.approx(0.9, abs=0.01)
+    assert fit["scales"]["attn"] == pytest.approx(1.1, abs=0.01)
+    assert fit["c0_ms"] == pytest.approx(0.8, abs=0.1)
+    assert fit["mape_loo"] < 1.0 < fit["mape_before"]
