@@ -71,15 +71,18 @@ def latency() -> None:
 @latency.command("predict")
 @click.argument("arch")
 @click.option("--device", required=True, help="Latency table name (see `nas devices`).")
+@click.option("--resolution", type=click.IntRange(min=1), default=None,
+              help="Deploy resolution (default: the architecture's; the table has one).")
 @TABLES_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def predict(arch: str, device: str, tables_dir: Path | None, as_json: bool) -> None:
+def predict(arch: str, device: str, resolution: int | None, tables_dir: Path | None, as_json: bool) -> None:
     """Predicted latency of ARCH (preset name or config JSON) on DEVICE, with per-block breakdown."""
     from nas.latency.predict import predict_latency
     from nas.latency.table import load_table
 
     table = load_table(device, tables_dir)
-    pred = predict_latency(load_arch(arch), table)
+    cfg = load_arch(arch)
+    pred = predict_latency(cfg.replace(resolution=resolution) if resolution else cfg, table)
     if as_json:
         emit_json(pred.to_dict())
         return
@@ -97,12 +100,15 @@ def predict(arch: str, device: str, tables_dir: Path | None, as_json: bool) -> N
 @click.argument("arch")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="onnxruntime", show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--resolution", type=click.IntRange(min=1), default=None,
+              help="Deploy resolution (default: the architecture's).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def measure(arch: str, runtime: str, threads: int, as_json: bool) -> None:
+def measure(arch: str, runtime: str, threads: int, resolution: int | None, as_json: bool) -> None:
     """End-to-end median latency of ARCH on this machine."""
     from nas.latency.validate import measure_latency
 
     cfg = load_arch(arch)
+    cfg = cfg.replace(resolution=resolution) if resolution else cfg
     result = measure_latency(cfg, runtime=runtime, threads=threads)
     if as_json:
         emit_json(result)

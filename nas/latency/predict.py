@@ -70,7 +70,12 @@ def predict_latency(cfg: ArchConfig, table: LatencyTable) -> LatencyPrediction:
         else:
             per_block.append((key, kind, entry["ms"]))
     if missing:
-        raise MissingKeysError(missing, device=table.device, command=table.profile_command())
+        hint = ""
+        if cfg.resolution != table.resolution:
+            hint = (f"the table is at resolution {table.resolution}, the network at {cfg.resolution}: "
+                    f"predict it at {table.resolution} (--resolution {table.resolution}) or profile a space at "
+                    f"{cfg.resolution}")
+        raise MissingKeysError(missing, device=table.device, command=table.profile_command(), hint=hint)
     total = table.network_overhead_ms + sum(ms for _, _, ms in per_block)
     return LatencyPrediction(total, table.method, table.device, per_block, table.network_overhead_ms)
 

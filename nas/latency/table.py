@@ -59,13 +59,13 @@ class TableError(NasError):
 class MissingKeysError(NasError):
     """A network needs block keys the table lacks; names them and the command that measures them."""
 
-    def __init__(self, keys: Iterable[str], *, device: str, command: str):
+    def __init__(self, keys: Iterable[str], *, device: str, command: str, hint: str = ""):
         self.keys = sorted(set(keys))
         self.device, self.command = device, command
         shown = "; ".join(self.keys[:3]) + (" ..." if len(self.keys) > 3 else "")
         super().__init__(
             f"latency table '{device}' lacks {len(self.keys)} block key(s): {shown}; "
-            f"measure them with: {command}"
+            f"measure them with: {command}{f' ({hint})' if hint else ''}"
         )
 
 
