@@ -50,10 +50,27 @@ def test_every_block_kind_and_variant_is_covered():
     assert 0 < int(hilo2["num_heads"] * hilo2["alpha"]) < hilo2["num_heads"]  # both Hi-Fi and Lo-Fi heads
 
 
+def _randomize_constants(block: torch.nn.Module) -> None:
+    """Give constant-initialised tensors random values, so every op reaches the output.
+
+    At init, layer scale is 1e-5 (EfficientFormer), attention biases, norm shifts and class tokens
+    are 0, BatchNorm statistics are 0/1: a conversion error in those paths would hide below the tolerance.
+    """
+    with torch.no_grad():
+        for p in block.parameters():
+            if p.numel() and bool((p == p.flatten()[0]).all()):
+                p.copy_(torch.randn_like(p) * 0.5 + (1.0 if float(p.flatten()[0]) != 0.0 else 0.0))
+        for m in block.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.copy_(torch.randn_like(m.running_mean) * 0.2)
+                m.running_var.copy_(torch.rand_like(m.running_var) + 0.5)
+
+
 def _block(variant: str) -> tuple[torch.nn.Module, torch.Tensor, np.ndarray]:
     spec = SPECS[variant]
     torch.manual_seed(0)
     block = build_block(spec).eval()
+    _randomize_constants(block)
     x = torch.randn(1, *spec.in_shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         ref = block(x).numpy()
