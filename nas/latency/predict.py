@@ -20,6 +20,7 @@ from nas.latency.table import LatencyTable, MissingKeysError
 from nas.models.plan import plan
 
 _PLAN_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
+_ID_CACHE: dict[int, tuple[ArchConfig, tuple[tuple[str, str], ...]]] = {}  # same object: skip to_json
 _PLAN_CACHE_MAX = 100_000
 _MIN_CACHE: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
 
@@ -44,6 +45,9 @@ class LatencyPrediction:
 
 def block_keys(cfg: ArchConfig) -> tuple[tuple[str, str], ...]:
     """(key, kind) of every block of ``cfg`` at its deploy resolution (cached by config JSON)."""
+    hit = _ID_CACHE.get(id(cfg))
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
     sig = cfg.to_json()
     keys = _PLAN_CACHE.get(sig)
     if keys is None:
@@ -51,6 +55,9 @@ def block_keys(cfg: ArchConfig) -> tuple[tuple[str, str], ...]:
         if len(_PLAN_CACHE) >= _PLAN_CACHE_MAX:
             _PLAN_CACHE.clear()
         _PLAN_CACHE[sig] = keys
+    if len(_ID_CACHE) >= _PLAN_CACHE_MAX:
+        _ID_CACHE.clear()
+    _ID_CACHE[id(cfg)] = (cfg, keys)  # holds cfg, so its id cannot be reused while cached
     return keys
 
 
