@@ -63,6 +63,13 @@ class Objective:
         self.counters = counters
 
     def __call__(self, trial: Any) -> tuple[float, float]:
+        try:
+            return self._evaluate(trial)
+        except KeyboardInterrupt:  # a second Ctrl-C / SIGTERM: the trial is FAIL, re-run on --resume
+            trial.set_user_attr("reason", "interrupted")
+            raise
+
+    def _evaluate(self, trial: Any) -> tuple[float, float]:
         from nas.latency.predict import predict_latency
 
         trial.set_user_attr("worker", self.worker)
@@ -71,9 +78,6 @@ class Objective:
         try:
             cfg = self.space.sample(trial)
             latency_ms = float(predict_latency(cfg, self.table).total_ms)
-        except KeyboardInterrupt:
-            trial.set_user_attr("reason", "interrupted")
-            raise
         except Exception as exc:  # noqa: BLE001 - a bad candidate must not end the search
             self._fail(trial, f"{type(exc).__name__}: {exc}")
         trial.set_user_attr("latency_ms", latency_ms)
@@ -100,9 +104,6 @@ class Objective:
         start = time.perf_counter()
         try:
             result = self.proxy.evaluate(cfg, self.data, seed=self.seed)
-        except KeyboardInterrupt:
-            trial.set_user_attr("reason", "interrupted")
-            raise
         except Exception as exc:  # noqa: BLE001 - proxy errors fail the candidate, not the search
             self._fail(trial, f"proxy error: {type(exc).__name__}: {exc}", seconds=time.perf_counter() - start)
         seconds = time.perf_counter() - start
@@ -110,7 +111,11 @@ class Objective:
         trial.set_user_attr("seconds", round(seconds, 3))
         if not result.ok or result.score is None or not math.isfinite(result.score):
             self._fail(trial, result.reason or "proxy returned no finite score", seconds=seconds)
-        params, macs = model_stats(cfg)
+        try:
+            params, macs = model_stats(cfg)
+        except Exception as exc:  # noqa: BLE001 - counting is informative only; the score stands
+            params = macs = None
+            trial.set_user_attr("reason", f"params/MACs not counted: {type(exc).__name__}: {exc}"[:300])
         trial.set_user_attr("accuracy", float(result.score))
         trial.set_user_attr("final_loss", result.final_loss)
         trial.set_user_attr("params", params)

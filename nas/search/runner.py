@@ -62,6 +62,7 @@ class SearchSettings:
     tables_dir: str | None = None
     worker_index: int = 0
     report: bool = True
+    enqueue_presets: bool = True  # the benchmark turns it off to compare samplers alone
     argv: list[str] = field(default_factory=list)
 
 
@@ -206,7 +207,7 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
     presets = _price_presets(space, table)
     if not study.user_attrs.get("nas"):
         study.set_user_attr("nas", {**shared, "seed": s.seed, "sampler": s.sampler})
-        for p in presets:
+        for p in presets if s.enqueue_presets else []:
             if p["latency_ms"] is not None and p["latency_ms"] <= s.budget_ms:
                 study.enqueue_trial(space.preset_params(p["name"]), user_attrs={"preset": p["name"]})
     recovered = recover_interrupted(study)

@@ -60,7 +60,7 @@ def open_storage(url: str) -> Any:
     """An Optuna RDBStorage for ``url`` with heartbeats; one-line StorageError if it cannot be opened."""
     import optuna
 
-    url = normalize_url(url)
+    given, url = url, normalize_url(url)
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine_kwargs["connect_args"] = {"timeout": 60}  # wait for other local workers' writes
@@ -83,7 +83,7 @@ def open_storage(url: str) -> Any:
                                                      **callback)
             break
         except ImportError:
-            raise StorageError(f"cannot open storage '{redact(url)}': its database driver is not installed "
+            raise StorageError(f"cannot open storage '{redact(given)}': its database driver is not installed "
                                "(PostgreSQL: pip install psycopg2-binary)") from None
         except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind become one line
             text = str(exc)
@@ -91,7 +91,7 @@ def open_storage(url: str) -> Any:
                 time.sleep(0.5 + attempt)  # another worker is creating the tables right now
                 continue
             first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-            raise StorageError(f"cannot open storage '{redact(url)}': {first[:200]}") from None
+            raise StorageError(f"cannot open storage '{redact(given)}': {first[:200]}") from None
     if url.startswith("sqlite"):
         _sqlite_wal(storage.engine)
     return storage
