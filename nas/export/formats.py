@@ -144,6 +144,8 @@ def export_model(
                         result=result)
     with _staged(out) as tmp:
         EXPORTERS[fmt](ctx, tmp)
+    if fmt != "json":
+        result.checks.append(f"weights are freshly initialised (seed {WEIGHT_SEED}): the architecture, to train")
     result.checks.append(f"wrote {out}")
     return result
 

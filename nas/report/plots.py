@@ -8,13 +8,45 @@ from typing import Any
 from nas.report.run import TrialRow
 
 PNG_SIZE_IN, PNG_DPI = (10.0, 6.0), 100  # -> 1000 x 600 pixels
-LOG_X_SPREAD = 8.0  # log latency axis when the slowest point is this many times the fastest
-FEASIBLE, OVER_BUDGET, FRONT, BUDGET, PRESET = "#4c78a8", "#c7c7c7", "#e45756", "#333333", "#54a24b"
-UNTRAINED = "#9d9d9d"
+X_RANGE_BUDGETS = 2.0  # the latency axis shows up to this many budgets (or the slowest trained trial)
+FEASIBLE, OVER_BUDGET, FRONT, BUDGET, PRESET = "#4c78a8", "#b0b0b0", "#e45756", "#333333", "#2e8540"
+UNTRAINED = "#8c8c8c"
+LABEL_PT = 7.5
+AX_LEFT, AX_RIGHT = 0.1, 0.76  # figure fractions: room for the strip's row names and the legend
 
 
 def _latency_label(method: str | None) -> str:
     return f"predicted latency (ms, {method or 'unknown method'})"
+
+
+def x_max_ms(trials: list[TrialRow], front: list[dict[str, Any]], presets: list[dict[str, Any]],
+             budget_ms: float | None) -> float:
+    """Right end of the latency axis: the trained trials and the front, and up to X_RANGE_BUDGETS budgets.
+
+    Over-budget candidates can be 100x slower than the budget; showing them all would squash the front.
+    """
+    xs = [t.latency_ms for t in trials if t.accuracy is not None and t.latency_ms is not None]
+    xs += [p["latency_ms"] for p in front if p.get("latency_ms") is not None]
+    if budget_ms is not None:
+        xs.append(X_RANGE_BUDGETS * budget_ms)
+    else:
+        xs += [t.latency_ms for t in trials if t.latency_ms is not None]
+        xs += [p["latency_ms"] for p in presets if p.get("latency_ms") is not None]
+    return 1.05 * max(xs) if xs else 1.0
+
+
+def _label_levels(xs: list[float], names: list[str], x_max: float, axes_px: float) -> list[int]:
+    """Stack horizontal labels on levels so none overlaps the previous one on its level (xs sorted)."""
+    ends: list[float] = []
+    levels = []
+    for x, name in zip(xs, names):
+        width = (len(name) + 2) * 0.6 * LABEL_PT * PNG_DPI / 72 / axes_px * x_max
+        level = next((i for i, end in enumerate(ends) if end < x), len(ends))
+        if level == len(ends):
+            ends.append(0.0)
+        ends[level] = x + width
+        levels.append(level)
+    return levels
 
 
 def write_png(
@@ -28,27 +60,29 @@ def write_png(
     method: str | None,
     title: str,
 ) -> None:
-    """Accuracy vs latency: all trials (over-budget ones grey), the front as a step line, the budget, presets."""
+    """Accuracy vs latency: all trials (over-budget ones grey), the front as a step line, the budget, presets.
+
+    Below, a strip on the same latency axis holds what has no accuracy: candidates priced over the
+    budget and never trained, and presets the search did not train.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.transforms import blended_transform_factory
 
-    fig, ax = plt.subplots(figsize=PNG_SIZE_IN, dpi=PNG_DPI)
-    bottom = blended_transform_factory(ax.transData, ax.transAxes)  # x in data, y in axes fraction
+    x_max = x_max_ms(trials, front, presets, budget_ms)
+    fig = plt.figure(figsize=PNG_SIZE_IN, dpi=PNG_DPI)
+    grid = fig.add_gridspec(2, 1, height_ratios=[4.2, 1.5], hspace=0.08, left=AX_LEFT, right=AX_RIGHT, top=0.93,
+                            bottom=0.09)
+    ax = fig.add_subplot(grid[0])
+    strip = fig.add_subplot(grid[1], sharex=ax)
     with_acc = [(t, f) for t, f in zip(trials, feasible) if t.accuracy is not None]
     over = [t for t, f in with_acc if not f]
     inside = [t for t, f in with_acc if f]
-    untrained = [t for t in trials if t.accuracy is None and t.latency_ms is not None]
     ax.scatter([t.latency_ms for t in over], [t.accuracy for t in over], s=22, c=OVER_BUDGET,
-               label=f"over budget ({len(over)})" if over else "_nolegend_", zorder=2)
+               label=f"trained, over budget ({len(over)})" if over else "_nolegend_", zorder=2)
     ax.scatter([t.latency_ms for t in inside], [t.accuracy for t in inside], s=26, c=FEASIBLE,
                label=f"within budget ({len(inside)})" if inside else "_nolegend_", zorder=3)
-    if untrained:  # over-budget candidates are priced, never trained: a tick on the latency axis
-        ax.scatter([t.latency_ms for t in untrained], [0.0] * len(untrained), marker="|", s=200, c=UNTRAINED,
-                   transform=bottom, clip_on=False, label=f"not trained, latency only ({len(untrained)})",
-                   zorder=2)
     pts = [p for p in front if p.get("accuracy") is not None]
     if pts:
         ax.plot([p["latency_ms"] for p in pts], [p["accuracy"] for p in pts], drawstyle="steps-post", c=FRONT,
@@ -57,47 +91,62 @@ def write_png(
             ax.plot([pts[-1]["latency_ms"], budget_ms], [pts[-1]["accuracy"]] * 2, c=FRONT, lw=1.8, ls=":")
         for p in pts:
             ax.annotate(f"#{p['trial']}", (p["latency_ms"], p["accuracy"]), textcoords="offset points",
-                        xytext=(5, 6), fontsize=8, color=FRONT)
-    if budget_ms is not None:
-        ax.axvline(budget_ms, ls="--", c=BUDGET, lw=1.2, label=f"budget {budget_ms:g} ms", zorder=1)
-    shown = [p for p in presets if p.get("latency_ms") is not None]
-    for p in shown:
-        if p.get("accuracy") is not None:
-            ax.scatter([p["latency_ms"]], [p["accuracy"]], marker="*", s=160, c=PRESET, edgecolors="black",
-                       linewidths=0.6, zorder=5)
-            ax.annotate(p["name"], (p["latency_ms"], p["accuracy"]), textcoords="offset points",
-                        xytext=(6, -12), fontsize=8, color=PRESET, weight="bold")
-        else:  # not evaluated by the proxy: marked on the latency axis only
-            ax.scatter([p["latency_ms"]], [0.0], marker="^", s=70, c=PRESET, edgecolors="black",
-                       linewidths=0.6, transform=bottom, clip_on=False, zorder=5)
-            ax.text(p["latency_ms"], 0.04, p["name"], transform=bottom, rotation=90, fontsize=8, color=PRESET,
-                    ha="center", va="bottom", weight="bold")
-    if shown:
+                        xytext=(-4, 7), ha="right", fontsize=8, color=FRONT, weight="bold")
+    for a in (ax, strip):
+        if budget_ms is not None:
+            a.axvline(budget_ms, ls="--", c=BUDGET, lw=1.2, zorder=1,
+                      label=f"budget {budget_ms:g} ms" if a is ax else "_nolegend_")
+    scored = [p for p in presets if p.get("latency_ms") is not None and p.get("accuracy") is not None]
+    for p in scored:
+        ax.scatter([p["latency_ms"]], [p["accuracy"]], marker="*", s=170, c=PRESET, edgecolors="black",
+                   linewidths=0.6, zorder=5)
+        ax.annotate(p["name"], (p["latency_ms"], p["accuracy"]), textcoords="offset points", xytext=(7, -4),
+                    fontsize=LABEL_PT, color=PRESET, weight="bold", va="top")
+    if scored:
         ax.scatter([], [], marker="*", s=120, c=PRESET, edgecolors="black", linewidths=0.6,
-                   label="presets (triangle: latency only)")
-    xs = [t.latency_ms for t in trials if t.latency_ms] + [p["latency_ms"] for p in shown]
-    xs += [budget_ms] if budget_ms else []
-    if xs and min(xs) > 0:
-        log_x = max(xs) / min(xs) > LOG_X_SPREAD
-        if log_x:
-            from matplotlib.ticker import ScalarFormatter
+                   label="preset (trained)")
 
-            ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(ScalarFormatter())
-            ax.xaxis.set_minor_formatter(ScalarFormatter())
-            ax.tick_params(axis="x", which="both", labelsize=9)
-            pad = (max(xs) / min(xs)) ** 0.04
-            ax.set_xlim(min(xs) / pad, max(xs) * pad)
-        else:
-            pad = 0.04 * (max(xs) - min(xs) or max(xs))
-            ax.set_xlim(max(0.0, min(xs) - pad), max(xs) + pad)
-    ax.margins(y=0.12)
-    ax.set_xlabel(_latency_label(method) + (", log scale" if ax.get_xscale() == "log" else ""))
+    # strip: untrained candidates (a tick each) and untrained presets (a triangle and a stacked label)
+    untrained = [t.latency_ms for t in trials if t.accuracy is None and t.latency_ms is not None]
+    shown_untrained = [x for x in untrained if x <= x_max]
+    strip.scatter(shown_untrained, [0.0] * len(shown_untrained), marker="|", s=120, c=UNTRAINED, zorder=2,
+                  label=f"over budget, not trained ({len(untrained)})" if untrained else "_nolegend_")
+    unscored = sorted((p for p in presets if p.get("latency_ms") is not None and p.get("accuracy") is None),
+                      key=lambda p: p["latency_ms"])
+    near = [p for p in unscored if p["latency_ms"] <= x_max]
+    axes_px = PNG_SIZE_IN[0] * PNG_DPI * (AX_RIGHT - AX_LEFT)
+    levels = _label_levels([p["latency_ms"] for p in near], [p["name"] for p in near], x_max, axes_px)
+    for p, level in zip(near, levels):
+        y = 1.0 + level
+        strip.scatter([p["latency_ms"]], [y], marker="^", s=40, c=PRESET, edgecolors="black", linewidths=0.5,
+                      zorder=5)
+        strip.annotate(p["name"], (p["latency_ms"], y), textcoords="offset points", xytext=(5, 0),
+                       va="center", fontsize=LABEL_PT, color=PRESET, weight="bold")
+    if unscored:
+        strip.scatter([], [], marker="^", s=40, c=PRESET, edgecolors="black", linewidths=0.5,
+                      label="preset (not trained)")
+    beyond = [x for x in untrained if x > x_max]
+    far = [p for p in unscored if p["latency_ms"] > x_max]
+    if beyond or far:
+        parts = [f"{len(beyond)} candidates" if beyond else ""] + [f"{p['name']} {p['latency_ms']:.3g}" for p in far]
+        slowest = max(beyond + [p["latency_ms"] for p in far])
+        strip.text(1.0, 1.02, f"beyond the axis (up to {slowest:.3g} ms): " + ", ".join(x for x in parts if x),
+                   transform=strip.transAxes, ha="right", va="bottom", fontsize=7, color=UNTRAINED)
+    strip.set_ylim(-0.7, max(levels, default=0) + 1.7)
+    strip.set_yticks([0.0] + ([1.0] if near else []), ["not trained"] + (["presets"] if near else []),
+                     fontsize=8)
+    strip.grid(axis="x", alpha=0.3)
+    ax.set_xlim(0.0, x_max)
+    ax.margins(y=0.08)
+    ax.tick_params(axis="x", labelbottom=False)
+    strip.set_xlabel(_latency_label(method))
     ax.set_ylabel("proxy accuracy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)  # beside: hides no point
-    fig.tight_layout()
+    handles, labels = ax.get_legend_handles_labels()
+    more = strip.get_legend_handles_labels()
+    ax.legend(handles + more[0], labels + more[1], loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5,
+              frameon=False)
     fig.savefig(path, dpi=PNG_DPI, format="png")
     plt.close(fig)
 
@@ -147,8 +196,7 @@ def write_html(
                       annotation_text=p["name"], annotation_textangle=-90)
     if budget_ms is not None:
         fig.add_vline(x=budget_ms, line={"color": BUDGET, "dash": "dash"}, annotation_text=f"budget {budget_ms:g} ms")
-    xs = [t.latency_ms for t in trials if t.latency_ms] + [p["latency_ms"] for p in shown]
-    log_x = bool(xs) and min(xs) > 0 and max(xs) / min(xs) > LOG_X_SPREAD
     fig.update_layout(title=title, xaxis_title=_latency_label(method), yaxis_title="proxy accuracy",
-                      xaxis_type="log" if log_x else "linear", template="plotly_white", hovermode="closest")
+                      xaxis_range=[0.0, x_max_ms(trials, front, presets, budget_ms)], template="plotly_white",
+                      hovermode="closest")
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
