@@ -46,13 +46,16 @@ class Progress:
         self.budget_ms, self.device = budget_ms, device
         self.start = time.monotonic()
         self._live: Any = None
+        self._snap: Snapshot | None = None
         self._first_trained: int | None = None
 
     def __enter__(self) -> Progress:
         if self.live_mode:
             from rich.live import Live
 
-            self._live = Live(self._render(None), console=self.console, refresh_per_second=2, transient=False)
+            # rendered on every refresh, so the elapsed time and ETA tick between trials
+            self._live = Live(console=self.console, refresh_per_second=2, transient=False,
+                              get_renderable=lambda: self._render(self._snap))
             self._live.__enter__()
         return self
 
@@ -70,6 +73,7 @@ class Progress:
             sys.stderr.flush()
 
     def eta(self, snap: Snapshot) -> float | None:
+        """Seconds left at this session's pace of trained candidates (None before the first one)."""
         if self._first_trained is None:
             self._first_trained = snap.trained
         done_here = snap.trained - self._first_trained
@@ -79,8 +83,10 @@ class Progress:
 
     def update(self, snap: Snapshot) -> None:
         """Refresh the panel, or print one log line."""
+        self.eta(snap)  # fixes the first count the ETA is measured from
+        self._snap = snap
         if self._live is not None:
-            self._live.update(self._render(snap))
+            self._live.refresh()
             return
         best = "-" if snap.best_accuracy is None else f"{snap.best_accuracy:.4f} @ {snap.best_latency_ms:.3g}ms"
         self.log(f"[{snap.trained}/{snap.target}] trained | over budget {snap.over_budget} | failed {snap.failed}"
