@@ -162,41 +162,53 @@ def write_html(
     method: str | None,
     title: str,
 ) -> None:
-    """The same plot with hover details, plotly.js embedded (opens offline)."""
+    """The same plot with hover details and zoom, plotly.js embedded (opens offline)."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     def hover(t: TrialRow) -> str:
         params = "-" if t.params is None else f"{t.params / 1e6:.2f} M"
         macs = "-" if t.macs is None else f"{t.macs / 1e6:.1f} M"
         preset = f"<br>preset {t.preset}" if t.preset else ""
-        return f"trial {t.trial}<br>params {params}<br>MACs {macs}{preset}"
+        reason = f"<br>{t.reason}" if t.reason else ""
+        return f"trial {t.trial}<br>params {params}<br>MACs {macs}{preset}{reason}"
 
-    fig = go.Figure()
-    for label, keep, color in (("over budget", False, OVER_BUDGET), ("within budget", True, FEASIBLE)):
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2], vertical_spacing=0.04)
+    for label, keep, color in (("trained, over budget", False, OVER_BUDGET), ("within budget", True, FEASIBLE)):
         sel = [t for t, f in zip(trials, feasible) if f == keep and t.accuracy is not None]
         fig.add_trace(go.Scatter(x=[t.latency_ms for t in sel], y=[t.accuracy for t in sel], mode="markers",
                                  name=f"{label} ({len(sel)})", marker={"color": color, "size": 8},
-                                 text=[hover(t) for t in sel], hoverinfo="text+x+y"))
+                                 text=[hover(t) for t in sel], hoverinfo="text+x+y"), row=1, col=1)
     pts = [p for p in front if p.get("accuracy") is not None]
     fig.add_trace(go.Scatter(
         x=[p["latency_ms"] for p in pts], y=[p["accuracy"] for p in pts], mode="lines+markers",
-        line={"shape": "hv", "color": FRONT}, marker={"size": 10, "color": "white", "line": {"color": FRONT,
-                                                                                           "width": 2}},
+        line={"shape": "hv", "color": FRONT},
+        marker={"size": 10, "color": "white", "line": {"color": FRONT, "width": 2}},
         name=f"Pareto front ({len(pts)})", hoverinfo="text+x+y",
-        text=[f"trial {p['trial']}<br>{p.get('summary', '')}" for p in pts]))
-    shown = [p for p in presets if p.get("latency_ms") is not None]
+        text=[f"trial {p['trial']}<br>{p.get('summary', '')}" for p in pts]), row=1, col=1)
+    scored = [p for p in presets if p.get("latency_ms") is not None and p.get("accuracy") is not None]
     fig.add_trace(go.Scatter(
-        x=[p["latency_ms"] for p in shown],
-        y=[p["accuracy"] if p.get("accuracy") is not None else None for p in shown],
-        mode="markers+text", text=[p["name"] for p in shown], textposition="top center",
-        marker={"symbol": "star", "size": 14, "color": PRESET}, name="presets"))
-    unscored = [p for p in shown if p.get("accuracy") is None]
-    for p in unscored:
-        fig.add_vline(x=p["latency_ms"], line={"color": PRESET, "dash": "dot", "width": 1},
-                      annotation_text=p["name"], annotation_textangle=-90)
+        x=[p["latency_ms"] for p in scored], y=[p["accuracy"] for p in scored], mode="markers+text",
+        text=[p["name"] for p in scored], textposition="bottom right",
+        marker={"symbol": "star", "size": 14, "color": PRESET}, name="preset (trained)"), row=1, col=1)
+    untrained = [t for t in trials if t.accuracy is None and t.latency_ms is not None]
+    fig.add_trace(go.Scatter(
+        x=[t.latency_ms for t in untrained], y=["not trained"] * len(untrained), mode="markers",
+        marker={"symbol": "line-ns-open", "size": 14, "color": UNTRAINED},
+        name=f"over budget, not trained ({len(untrained)})", text=[hover(t) for t in untrained],
+        hoverinfo="text+x"), row=2, col=1)
+    unscored = [p for p in presets if p.get("latency_ms") is not None and p.get("accuracy") is None]
+    fig.add_trace(go.Scatter(
+        x=[p["latency_ms"] for p in unscored], y=["presets"] * len(unscored), mode="markers",
+        marker={"symbol": "triangle-up", "size": 10, "color": PRESET}, name="preset (not trained)",
+        text=[p["name"] for p in unscored], hoverinfo="text+x"), row=2, col=1)
     if budget_ms is not None:
-        fig.add_vline(x=budget_ms, line={"color": BUDGET, "dash": "dash"}, annotation_text=f"budget {budget_ms:g} ms")
-    fig.update_layout(title=title, xaxis_title=_latency_label(method), yaxis_title="proxy accuracy",
-                      xaxis_range=[0.0, x_max_ms(trials, front, presets, budget_ms)], template="plotly_white",
-                      hovermode="closest")
+        fig.add_vline(x=budget_ms, line={"color": BUDGET, "dash": "dash"}, row="all", col=1)
+        fig.add_annotation(x=budget_ms, y=1.0, yref="paper", text=f"budget {budget_ms:g} ms", showarrow=False,
+                           xanchor="left", yanchor="bottom")
+    fig.update_xaxes(range=[0.0, x_max_ms(trials, front, presets, budget_ms)])
+    fig.update_xaxes(title_text=_latency_label(method) + " (drag or double-click to zoom out)", row=2, col=1)
+    fig.update_yaxes(title_text="proxy accuracy", row=1, col=1)
+    fig.update_yaxes(categoryorder="array", categoryarray=["not trained", "presets"], row=2, col=1)
+    fig.update_layout(title=title, template="plotly_white", hovermode="closest", height=650)
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
