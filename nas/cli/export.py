@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from nas.cli.common import emit_json, stderr, stdout
-
-FORMATS = ("json", "onnx", "coreml", "torchscript")
+from nas.export.formats import EXPORTERS  # light: torch, onnx and coremltools load inside the exporters
 
 
 @click.command("export")
@@ -14,7 +13,7 @@ FORMATS = ("json", "onnx", "coreml", "torchscript")
 @click.option("--trial", type=int, default=None, help="Trial number in the run folder.")
 @click.option("--pick", type=click.Choice(["best", "fastest"]), default=None,
               help="Pareto point within the budget: highest proxy accuracy or lowest latency (default best).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="What to write.")
+@click.option("--format", "fmt", type=click.Choice(list(EXPORTERS)), required=True, help="What to write.")
 @click.option("--out", "out_path", type=click.Path(), required=True,
               help="Output file (.json, .onnx, .mlpackage, .pt); replaced if it exists.")
 @click.option("--resolution", type=int, default=None, help="Input size (default: the config's).")
