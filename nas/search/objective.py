@@ -39,6 +39,28 @@ def summarize(cfg: ArchConfig) -> str:
     return f"{family}: {stem} | {stages} | {cfg.resolution}px"
 
 
+def arch_hash(cfg: ArchConfig) -> str:
+    """Short hash of the network a config builds (its name and notes aside)."""
+    import hashlib
+
+    return hashlib.sha256(cfg.replace(name="", notes="").to_json().encode()).hexdigest()[:16]
+
+
+def suggest_every_family(space: Any, trial: Any) -> None:
+    """Ask ``trial`` for the choices of every family, so all trials share one fixed-length genome;
+    ``space.sample`` then reads the chosen family's (already suggested) values."""
+    for family, choices in space.families.items():
+        for choice in choices:
+            for pname, options in zip(choice.param_names(family), choice.options):
+                trial.suggest_categorical(pname, list(options))
+
+
+def active_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The params that build the network: ``family`` and the chosen family's choices."""
+    family = params.get("family")
+    return {k: v for k, v in params.items() if k == "family" or k.startswith(f"{family}.")}
+
+
 def model_stats(cfg: ArchConfig) -> tuple[int, int]:
     """(parameters, MACs) of ``cfg`` at its deploy resolution, batch 1."""
     from nas.models.builder import build_model
@@ -57,8 +79,9 @@ class Objective:
     """
 
     def __init__(self, *, space: Any, table: Any, budget_ms: float, proxy: Any, data: Any, seed: int,
-                 worker: str, counters: Counters):
+                 worker: str, counters: Counters, static_genome: bool = False):
         self.space, self.table, self.budget_ms = space, table, budget_ms
+        self.static_genome = static_genome
         self.proxy, self.data, self.seed, self.worker = proxy, data, seed, worker
         self.counters = counters
 
@@ -76,7 +99,10 @@ class Objective:
         if trial.user_attrs.get("reason"):  # a re-run of an interrupted trial starts clean
             trial.set_user_attr("reason", "")
         try:
+            if self.static_genome:
+                suggest_every_family(self.space, trial)
             cfg = self.space.sample(trial)
+            trial.set_user_attr("arch", arch_hash(cfg))
             latency_ms = float(predict_latency(cfg, self.table).total_ms)
         except Exception as exc:  # noqa: BLE001 - a bad candidate must not end the search
             self._fail(trial, f"{type(exc).__name__}: {exc}")
@@ -127,11 +153,12 @@ class Objective:
         return float(result.score)
 
     def _trained_twin(self, trial: Any) -> Any:
+        """A COMPLETE trained trial that built the same network (same config, whatever the params)."""
         from optuna.trial import TrialState
 
-        params = trial.params
+        arch = trial.user_attrs.get("arch")
         for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if t.user_attrs.get("trained") and t.params == params:
+            if t.user_attrs.get("trained") and t.user_attrs.get("arch") == arch:
                 return t
         return None
 

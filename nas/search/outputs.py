@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nas.search.objective import summarize
+from nas.search.objective import active_params, summarize
 from nas.search.pareto import pareto_indices
 
 TRIAL_COLUMNS = ("trial", "state", "feasible", "accuracy", "latency_ms", "params", "macs", "preset", "reason",
@@ -74,7 +74,7 @@ def records(study: Any) -> list[TrialRecord]:
             trial=t.number, state=t.state.name, feasible=bool(complete and ua.get("feasible")),
             trained=bool(ua.get("trained")), accuracy=accuracy, latency_ms=ua.get("latency_ms"),
             params=ua.get("params"), macs=ua.get("macs"), preset=ua.get("preset") or "",
-            reason=str(reason), seconds=ua.get("seconds"), optuna_params=dict(t.params),
+            reason=str(reason), seconds=ua.get("seconds"), optuna_params=active_params(dict(t.params)),
         ))
     return out
 

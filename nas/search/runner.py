@@ -17,7 +17,7 @@ from nas.search.budget import BudgetError, format_ms
 from nas.search.objective import CandidateFailed, Counters, Objective, model_stats
 from nas.search.outputs import RunFolder, TrialRecord, write_json
 from nas.search.progress import Progress, Snapshot
-from nas.search.samplers import SAMPLERS, budget_constraint, make_sampler
+from nas.search.samplers import SAMPLERS, STATIC_GENOME, budget_constraint, make_sampler
 from nas.search.storage import (
     NoStudyError,
     default_storage_url,
@@ -234,7 +234,7 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
     data = load_dataset(s.data, seed=s.seed)
     counters = Counters()
     objective = Objective(space=space, table=table, budget_ms=s.budget_ms, proxy=proxy, data=data, seed=s.seed,
-                          worker=worker_id(), counters=counters)
+                          worker=worker_id(), counters=counters, static_genome=s.sampler in STATIC_GENOME)
     state: dict[str, Any] = {"stopped_by": None, "front": []}
     me = worker_id()
 

@@ -47,6 +47,13 @@ def _random(*, seed: int, constraints_func: ConstraintsFunc, trials: int) -> Any
     return optuna.samplers.RandomSampler(seed=seed)
 
 
+# Samplers that only evolve the parameters every trial shares: NSGA-II's crossover works on the
+# intersection of the trials' search spaces, which for a space of families is just "family" (the rest
+# would be sampled at random; measured: 30 of 30 trials identical to RandomSampler with the same seed).
+# For them the objective asks for every family's choices on every trial (a fixed-length genome; only
+# the chosen family's genes build the network). TPE handles the conditional space itself (group=True).
+STATIC_GENOME = {"nsga2"}
+
 # name -> factory(seed=, constraints_func=, trials=) -> optuna sampler
 SAMPLERS: dict[str, Callable[..., Any]] = {"nsga2": _nsga2, "tpe": _tpe, "random": _random}
 DEFAULT_SAMPLER = "nsga2"
