@@ -103,7 +103,7 @@ def test_failed_candidates_are_recorded_and_the_search_goes_on(tiny, tmp_path: P
     (["--budget", "0.1ms"], BudgetError, "0.2374 ms"),
     (["--budget", "1ms", "--sampler", "cmaes"], UnknownNameError, "nsga2, random, tpe"),
     (["--budget", "1ms", "--device", "nosuchdevice"], UnknownNameError, DEVICE),
-    (["--budget", "1ms", "--resume"], NoStudyError, "no study to resume"),
+    (["--budget", "1ms", "--resume"], NoStudyError, "no run to resume"),
     (["--budget", "1ms", "--storage", "postgresql://nas:secret@127.0.0.1:9/nope"], StorageError,
      "postgresql://nas:***@127.0.0.1:9/nope"),
 ])

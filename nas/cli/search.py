@@ -105,6 +105,10 @@ def _fill_from_run(ctx: click.Context, opts: dict[str, Any]) -> None:
     if opts["out"] is None and opts["storage"] is None:
         raise UsageError("--resume needs the run folder: nas search --resume --out RUN_DIR")
     meta_path = Path(opts["out"] or ".") / "run.json"
+    if opts["out"] is not None and not meta_path.is_file() and opts["storage"] is None:
+        from nas.search.storage import NoStudyError
+
+        raise NoStudyError(f"--resume: no run to resume in '{opts['out']}' (no run.json); start it without --resume")
     if opts["out"] is None or not meta_path.is_file():
         return
     meta = json.loads(meta_path.read_text())
