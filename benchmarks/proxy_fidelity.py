@@ -125,7 +125,10 @@ def analyse(state: dict, proxies: list[str], bands: int, band_by: str) -> dict:
         row["failed"] = failed
         rows[label] = row
     accs = [target[a] for a in names]
-    return {"n_archs": len(names), "band_by": band_by, "band_ranges": band_ranges, "rows": rows,
+    proxy_accs = [res[a]["train"]["score"] for a in names if (res[a].get("train") or {}).get("ok")]
+    ranked = sorted(proxies, key=lambda p: (-(rows[p]["overall"]["kendall"] or -1.0), rows[p]["median_seconds"]))
+    return {"best_proxy": ranked[0], "train_proxy_accuracy": [min(proxy_accs), max(proxy_accs)],
+            "n_archs": len(names), "band_by": band_by, "band_ranges": band_ranges, "rows": rows,
             "long_accuracy": {"min": min(accs), "max": max(accs), "mean": statistics.fmean(accs)}}
 
 
@@ -159,7 +162,9 @@ def write_markdown(state: dict, summary: dict, path: Path) -> None:
         band_text + f" ({unit}: "
         f"{', '.join(f'{r[0]:.1f}-{r[1]:.1f}' for r in summary['band_ranges'] if r is not None)}).",
         f"- Long-training test top-1 ranges {summary['long_accuracy']['min']:.3f}-"
-        f"{summary['long_accuracy']['max']:.3f} (mean {summary['long_accuracy']['mean']:.3f}).",
+        f"{summary['long_accuracy']['max']:.3f} (mean {summary['long_accuracy']['mean']:.3f}); the `train` "
+        f"proxy's validation top-1 ranges {summary['train_proxy_accuracy'][0]:.3f}-"
+        f"{summary['train_proxy_accuracy'][1]:.3f} (chance 0.1).",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -176,7 +181,9 @@ def write_markdown(state: dict, summary: dict, path: Path) -> None:
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"n = {summary['rows'][next(iter(summary['rows']))]['overall']['n']} architectures overall; "
               f"{', '.join(str(b['n']) for b in summary['rows'][next(iter(summary['rows']))]['bands'])} per band. "
-              "The ceiling row ranks the long-training accuracies of a second seed against the first.", ""]
+              "The ceiling row ranks the long-training accuracies of a second seed against the first.", "",
+              f"Best overall Kendall tau (ties to the cheaper): `{summary['best_proxy']}`, the default proxy "
+              "(`nas.proxy.DEFAULT_PROXY`).", ""]
     path.write_text("\n".join(lines))
 
 
