@@ -113,6 +113,7 @@ def run_to_run(runs: list[dict]) -> dict | None:
     same = [r for r in runs if r["table_hash"] == runs[-1]["table_hash"] and r["seed"] == runs[-1]["seed"]]
     if len(same) < 2:
         return None
+    same = [r for r in same if len(r["measured_ms"]) == len(same[0]["measured_ms"])]
     first = same[0]["measured_ms"]
     diffs = [100 * (b - a) / a for run in same[1:] for a, b in zip(first, run["measured_ms"])]
     return {"runs": len(same), "mean_pct": statistics.mean(diffs), "sd_pct": statistics.pstdev(diffs),
@@ -134,16 +135,19 @@ def render_md(out: dict) -> str:
         f"| FLOPs Spearman (baseline) | {v['flops_spearman']:.3f} | |",
         f"| params Spearman (baseline) | {v['params_spearman']:.3f} | |",
         f"| samples | {v['samples']} | |", "",
-        "Every run of this benchmark (same table, same seed, so the same 50 networks):", "",
-        "| date (UTC) | within +-10% | MAPE | Spearman | Kendall | FLOPs Spearman | params Spearman |",
-        "|---|---|---|---|---|---|---|",
+        "Every run of this benchmark, kept (seed 0: the same networks, except that a sample equal to one of",
+        "the table's calibration networks is skipped and replaced):", "",
+        "| date (UTC) | table | within +-10% | MAPE | Spearman | Kendall | FLOPs Spearman | params Spearman |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in out["runs"]:
-        lines.append(f"| {r['date']} | {r['within_10pct']:.0%} | {r['mape']:.2f}% | {r['spearman']:.3f} | "
+        lines.append(f"| {r['date']} | {r['table_hash']} | {r['within_10pct']:.0%} | {r['mape']:.2f}% | "
+                     f"{r['spearman']:.3f} | "
                      f"{r['kendall']:.3f} | {r['flops_spearman']:.3f} | {r['params_spearman']:.3f} |")
     rr = out["run_to_run"]
     if rr:
-        lines += ["", f"Measurement drift between runs (same networks, measured again vs the first run): mean "
+        lines += ["", f"Measurement drift between the {rr['runs']} runs of this table (same networks measured "
+                  f"again, vs its first run): mean "
                   f"{rr['mean_pct']:+.1f}%, sd {rr['sd_pct']:.1f}%, max {rr['max_abs_pct']:.1f}%. The machine is "
                   "shared (other jobs run on both cores); this drift is the noise floor of any +-10% count."]
     lines += ["", "Per family (this run):", "", "| family | samples | within +-10% | MAPE |", "|---|---|---|---|"]
