@@ -39,6 +39,8 @@ def run_one(sampler: str, seed: int, args: argparse.Namespace, root: Path) -> di
         device=args.device, budget_ms=parse_budget(args.budget), space=args.space, trials=args.trials,
         proxy=args.proxy, sampler=sampler, seed=seed, out=out, report=False, enqueue_presets=False,
         argv=sys.argv), live=False)
+    if result.stopped_by in ("SIGINT", "SIGTERM"):
+        sys.exit(f"stopped by {result.stopped_by}")
     study = optuna.load_study(study_name=result.study, storage=f"sqlite:///{out / 'study.db'}")
     feasible = [(r.accuracy, r.latency_ms) for r in records(study) if r.feasible and r.accuracy is not None]
     return {"sampler": sampler, "seed": seed, "evaluated": result.trained, "over_budget": result.over_budget,
@@ -55,6 +57,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--samplers", nargs="+", default=["nsga2", "tpe", "random"])
+    ap.add_argument("--name", default="search_quality", help="results file stem in benchmarks/results/")
     args = ap.parse_args()
     budget_ms = parse_budget(args.budget)
     runs = []
@@ -82,7 +85,7 @@ def main() -> None:
             "reference": {"score": lo, "latency_ms": budget_ms, "score_range": [lo, hi]},
             "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "search_quality.json").write_text(json.dumps({"meta": meta, "summary": summary, "runs": runs},
+    (RESULTS / f"{args.name}.json").write_text(json.dumps({"meta": meta, "summary": summary, "runs": runs},
                                                             indent=2) + "\n")
     lines = [
         "# Search quality: hypervolume of the feasible front",
@@ -100,7 +103,7 @@ def main() -> None:
         lines.append(f"| {sampler} | {s['hv_mean']:.4f} | {s['hv_std']:.4f} | "
                      f"{', '.join(f'{v:.4f}' for v in s['hv'])} | {s['over_budget_mean']:.1f} | "
                      f"{s['seconds_mean']:.0f} |")
-    (RESULTS / "search_quality.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
