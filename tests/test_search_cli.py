@@ -79,8 +79,8 @@ def test_over_budget_candidates_are_never_trained(tiny, tmp_path: Path, monkeypa
 
 
 def test_same_seed_same_trials(tiny, tmp_path: Path) -> None:
-    runs = [search(tiny, tmp_path / f"run{i}", "--budget", "0.4ms", "--trials", "3", "--proxy-opt", "steps=2",
-                   "--seed", "7") for i in range(2)]
+    runs = [search(tiny, tmp_path / f"run{i}", "--budget", "0.4ms", "--trials", "3", "--proxy", "train",
+                   "--proxy-opt", "steps=2", "--seed", "7") for i in range(2)]
     a, b = (study_trials(tmp_path / f"run{i}") for i in range(2))
     assert [t.params for t in a] == [t.params for t in b]
     assert [t.values for t in a] == [t.values for t in b]  # the train proxy is deterministic for a seed
@@ -90,8 +90,8 @@ def test_same_seed_same_trials(tiny, tmp_path: Path) -> None:
 
 def test_failed_candidates_are_recorded_and_the_search_goes_on(tiny, tmp_path: Path) -> None:
     # a huge learning rate makes the real training diverge: every candidate fails with its reason
-    result = search(tiny, tmp_path / "run", "--budget", "0.4ms", "--trials", "2", "--proxy-opt", "steps=3",
-                    "--proxy-opt", "lr=1e12")
+    result = search(tiny, tmp_path / "run", "--budget", "0.4ms", "--trials", "2", "--proxy", "train",
+                    "--proxy-opt", "steps=3", "--proxy-opt", "lr=1e12")
     failed = [t for t in study_trials(tmp_path / "run") if t.state.name == "FAIL"]
     assert result["trained"] == 0 and result["failed"] == len(failed) >= 10
     assert all("non-finite" in t.user_attrs["reason"] for t in failed)

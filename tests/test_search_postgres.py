@@ -39,8 +39,8 @@ def test_two_workers_share_one_postgres_study(postgres_url: str, tmp_path: Path)
     trials = 6
     workers = [subprocess.Popen(
         [*CLI, "search", "--device", DEVICE, "--tables", str(tables), "--space", str(space), "--budget", "0.4ms",
-         "--trials", str(trials), "--proxy-opt", "steps=5", "--storage", postgres_url, "--study", study,
-         "--worker", str(i), "--out", str(tmp_path / f"worker{i}"), "--no-report", "--json"],
+         "--trials", str(trials), "--proxy", "train", "--proxy-opt", "steps=5", "--storage", postgres_url,
+         "--study", study, "--worker", str(i), "--out", str(tmp_path / f"worker{i}"), "--no-report", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     results = [w.communicate(timeout=180) for w in workers]
     try:

@@ -47,8 +47,8 @@ def test_sigterm_sigkill_then_resume_loses_and_repeats_nothing(tmp_path: Path) -
     space, tables = write_tiny_setup(tmp_path)
     out = tmp_path / "run"
     args = [*CLI, "search", "--device", DEVICE, "--tables", str(tables), "--space", str(space), "--budget", "0.4ms",
-            "--trials", "5", "--proxy-opt", "steps=25", "--sampler", "random", "--seed", "3", "--no-report",
-            "--out", str(out)]
+            "--trials", "5", "--proxy", "train", "--proxy-opt", "steps=25", "--sampler", "random", "--seed", "3",
+            "--no-report", "--out", str(out)]
     # 1. SIGTERM once two candidates are trained: the current trial finishes, then the process exits 143
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait(proc, out, lambda ts: len(_trained(ts)) >= 2)

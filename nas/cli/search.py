@@ -37,10 +37,11 @@ def _proxy_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--budget", help="Latency budget: 5ms, 5 ms, 500us or 0.005s.")
 @click.option("--space", default=None, help="Search space name or YAML path  [default: hybrid-vit]")
 @click.option("--trials", type=int, default=None,
-              help="Candidates to train within the budget (over-budget ones cost a lookup and are not "
-                   "counted)  [default: 24]")
+              help="Candidates to score within the budget (over-budget ones cost a lookup and are not "
+                   "counted)  [default: 24 with the train proxy, 300 with a training-free one]")
 @click.option("--timeout", default=None, help="Stop after this long: 600, 600s, 10m, 1.5h.")
-@click.option("--proxy", default=None, help="Accuracy proxy (see `nas proxy --help`)  [default: train]")
+@click.option("--proxy", default=None, help="Accuracy proxy: train, synflow, zico, naswot, params  "
+                                            "[default: nas.proxy.DEFAULT_PROXY]")
 @click.option("--proxy-opt", "proxy_opt", multiple=True, metavar="KEY=VALUE",
               help="Proxy option, repeatable (e.g. steps=30, resolution=32).  [default for train: steps=30]")
 @click.option("--data", default=None, help="Proxy data: digits, cifar10:DIR, folder:DIR  [default: digits]")
@@ -78,7 +79,7 @@ def search(ctx: click.Context, **opts: Any) -> None:
     budget_ms = opts["budget"] if isinstance(opts["budget"], float) else parse_budget(opts["budget"])
     settings = SearchSettings(
         device=opts["device"], budget_ms=budget_ms, space=opts["space"] or "hybrid-vit",
-        trials=opts["trials"] or SearchSettings.trials, timeout_s=parse_duration(opts["timeout"]),
+        trials=opts["trials"], timeout_s=parse_duration(opts["timeout"]),
         proxy=opts["proxy"], proxy_options=_proxy_options(opts["proxy_opt"]), data=opts["data"],
         sampler=opts["sampler"] or "nsga2", seed=0 if opts["seed"] is None else opts["seed"],
         storage=opts["storage"], study=opts["study"], out=opts["out"], resume=opts["resume"],
@@ -128,7 +129,7 @@ def _print_front(result: Any, budget_ms: float) -> None:
     from nas.search import format_ms
 
     table = Table(title=f"Pareto front within {format_ms(budget_ms)} ({len(result.front)} points)")
-    for col in ("trial", "accuracy", "latency ms", "params (M)", "MMACs", "preset"):
+    for col in ("trial", "proxy score", "latency ms", "params (M)", "MMACs", "preset"):
         table.add_column(col, justify="left" if col == "preset" else "right")
     for r in result.front:
         table.add_row(str(r.trial), f"{r.accuracy:.4f}", f"{r.latency_ms:.3f}",

@@ -88,7 +88,7 @@ class Progress:
         if self._live is not None:
             self._live.refresh()
             return
-        best = "-" if snap.best_accuracy is None else f"{snap.best_accuracy:.4f} @ {snap.best_latency_ms:.3g}ms"
+        best = "-" if snap.best_accuracy is None else f"{snap.best_accuracy:.4g} @ {snap.best_latency_ms:.3g}ms"
         self.log(f"[{snap.trained}/{snap.target}] trained | over budget {snap.over_budget} | failed {snap.failed}"
                  f" | best in budget {best} | front {snap.front_size} | elapsed "
                  f"{_clock(time.monotonic() - self.start)} ETA {_clock(self.eta(snap))} | {snap.last}")
@@ -105,11 +105,11 @@ class Progress:
             grid.add_row("status", "starting...")
         else:
             grid.add_row("trained", ProgressBar(total=max(1, snap.target), completed=snap.trained, width=30))
-            grid.add_row("", f"{snap.trained} / {snap.target} within budget (trained)")
+            grid.add_row("", f"{snap.trained} / {snap.target} within budget (scored)")
             grid.add_row("over budget", f"{snap.over_budget} (priced by lookup, not trained)")
             grid.add_row("failed", str(snap.failed))
             best = "-" if snap.best_accuracy is None else \
-                f"{snap.best_accuracy:.4f} at {snap.best_latency_ms:.3g} ms"
+                f"{snap.best_accuracy:.4g} at {snap.best_latency_ms:.3g} ms"
             grid.add_row("best within budget", best)
             grid.add_row("front size", str(snap.front_size))
             grid.add_row("elapsed / ETA", f"{_clock(time.monotonic() - self.start)} / {_clock(self.eta(snap))}")

@@ -28,9 +28,12 @@ from nas.search.storage import (
     worker_id,
 )
 
-DEFAULT_TRIALS = 24
-# proxy options the search uses unless --proxy-opt overrides them: a default run (24 trained
-# candidates on the embedded digits data) takes about 10 minutes on 2 CPU cores
+# Defaults sized so a search on the embedded digits data takes minutes on a 2-core CPU (measured,
+# see the search issue's report): short training costs ~15 CPU-s per candidate, so 24 candidates
+# (~6 min); a training-free proxy ~1 s with the MAC count, so 300 candidates.
+DEFAULT_TRIALS = 300
+TRIALS_DEFAULTS: dict[str, int] = {"train": 24}
+# proxy options the search uses unless --proxy-opt overrides them
 PROXY_DEFAULTS: dict[str, dict[str, Any]] = {"train": {"steps": 30}}
 # settings a joining worker must share with the study (else its trials would not be comparable)
 SHARED_SETTINGS = ("device", "budget_ms", "space", "proxy", "proxy_options", "data", "table_hash")
@@ -48,7 +51,7 @@ class SearchSettings:
     device: str
     budget_ms: float
     space: str = "hybrid-vit"
-    trials: int = DEFAULT_TRIALS
+    trials: int | None = None  # None: TRIALS_DEFAULTS for the proxy, else DEFAULT_TRIALS
     timeout_s: float | None = None
     proxy: str | None = None
     proxy_options: dict[str, Any] = field(default_factory=dict)
@@ -152,11 +155,13 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
 
     started = time.monotonic()
     s = settings
+    s.proxy = s.proxy or DEFAULT_PROXY
+    if s.trials is None:
+        s.trials = TRIALS_DEFAULTS.get(s.proxy, DEFAULT_TRIALS)
     if s.trials <= 0:
         raise UsageError(f"--trials must be at least 1, got {s.trials}")
     if s.sampler not in SAMPLERS:
         make_sampler(s.sampler, seed=0, constraints_func=budget_constraint, trials=1)  # raises, listing them
-    s.proxy = s.proxy or DEFAULT_PROXY
     s.data = s.data or DEFAULT_DATA
     if s.proxy not in PROXIES:
         get_proxy(s.proxy)  # raises UnknownNameError listing the proxies
@@ -273,7 +278,7 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
             elif ua.get("feasible") is False:
                 last = f"trial {trial.number}: {ua.get('latency_ms', 0):.3g} ms, over budget (lookup only)"
             else:
-                last = (f"trial {trial.number}: accuracy {trial.values[0]:.4f}, {ua.get('latency_ms', 0):.3g} ms"
+                last = (f"trial {trial.number}: score {trial.values[0]:.4g}, {ua.get('latency_ms', 0):.3g} ms"
                         + (f" ({ua['preset']})" if ua.get("preset") else ""))
             if status(last):
                 study_.stop()
@@ -340,4 +345,5 @@ def _write_report(out: Path) -> str | None:
     return str(getattr(result, "markdown", result))
 
 
-__all__ = ["DEFAULT_TRIALS", "PROXY_DEFAULTS", "SearchResult", "SearchSettings", "model_stats", "run_search"]
+__all__ = ["DEFAULT_TRIALS", "PROXY_DEFAULTS", "TRIALS_DEFAULTS", "SearchResult", "SearchSettings", "model_stats",
+           "run_search"]
