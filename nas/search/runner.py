@@ -256,6 +256,7 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
             trained = sum(1 for t in trials if t.state.name == "COMPLETE" and t.user_attrs.get("trained"))
             over = sum(1 for t in trials if t.state.name == "COMPLETE" and t.user_attrs.get("feasible") is False)
             failed = sum(1 for t in trials if t.state.name == "FAIL")
+            reused = sum(1 for t in trials if t.user_attrs.get("duplicate_of") is not None)
             others_running = sum(1 for t in trials if t.state.name == "RUNNING" and t.user_attrs.get("worker") != me)
             state["front"] = folder.write(study)
             best = max(state["front"], key=lambda r: r.accuracy, default=None)
@@ -265,8 +266,9 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
                 state["stopped_by"] = stopper.signal
             elif trained + others_running >= s.trials:
                 return True
-            elif over >= MAX_LOOKUPS_PER_TRIAL * s.trials + 100:
-                state["stopped_by"] = f"{over} over-budget candidates: the budget is very tight for this space"
+            elif over + reused >= MAX_LOOKUPS_PER_TRIAL * s.trials + 100:
+                state["stopped_by"] = (f"{over} over-budget and {reused} already-scored candidates: the budget is "
+                                       "very tight or the networks within it are used up")
             elif counters.failed >= max(10, s.trials) and counters.trained == 0:
                 state["stopped_by"] = f"{counters.failed} failed candidates; last: {counters.failures[-1]}"
             return state["stopped_by"] is not None
