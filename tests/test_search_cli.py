@@ -117,3 +117,22 @@ def test_bad_input_is_one_line(tiny, tmp_path: Path, args: list[str], error: typ
         CliRunner().invoke(cli, argv, catch_exceptions=False)
     assert text in str(err.value) and "\n" not in str(err.value)
     assert issubclass(error, UsageError) or error is StorageError
+
+
+def test_run_folder_keeps_a_copy_of_its_space(tiny, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    search(tiny, out, "--budget", "5ms", "--trials", "2", "--proxy", "params", "--sampler", "random")
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["space_path"] == str(tiny[0])
+    assert (out / "space.yaml").read_text() == tiny[0].read_text()
+    # the copy, not the original file, replays the trials: export still works once the original is gone
+    moved = tiny[0].with_suffix(".moved")
+    tiny[0].rename(moved)
+    try:
+        exported = tmp_path / "best.json"
+        result = CliRunner().invoke(cli, ["export", str(out), "--pick", "best", "--format", "json",
+                                          "--out", str(exported)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert json.loads(exported.read_text())["optuna_params"]
+    finally:
+        moved.rename(tiny[0])

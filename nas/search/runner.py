@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import platform
+import shutil
 import signal
 import sys
 import time
@@ -220,7 +221,8 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
     meta_path = out / "run.json"
     meta = {
         "argv": s.argv, "versions": _versions(), "seed": s.seed, "device": table.device,
-        "budget_ms": s.budget_ms, "space": space.name, "proxy": s.proxy, "proxy_options": options,
+        "budget_ms": s.budget_ms, "space": space.name, "space_path": str(space.path) if space.path else None,
+        "proxy": s.proxy, "proxy_options": options,
         "data": s.data, "sampler": s.sampler, "trials": s.trials, "storage": redact(url), "study": study_name,
         "table": {"device": table.device, "runtime": table.runtime, "method": table.method, "hash": table.hash,
                   "path": str(table.path) if table.path else None},
@@ -234,6 +236,9 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
         meta = {**old, "sessions": [*old.get("sessions", []), {"argv": s.argv, "started": meta["created"],
                                                                "worker": worker_id()}]}
     write_json(meta_path, meta)
+    if space.path is not None and not (out / "space.yaml").exists():
+        # the run replays its trials' params with this exact space, even if the original file changes
+        shutil.copyfile(space.path, out / "space.yaml")
     folder = RunFolder(out, space=space, budget_ms=s.budget_ms, meta=meta, presets=presets)
 
     data = load_dataset(s.data, seed=s.seed)
