@@ -77,7 +77,8 @@ def write_report(run_dir: str | Path) -> ReportResult:
     presets = [dict(p) for p in run.presets]
     result = ReportResult(
         run_dir=run.path, markdown=run.path / MD_NAME, png=run.path / PNG_NAME, html=run.path / HTML_NAME,
-        front=front, presets=presets, n_trials=sum(r.state.upper() != "WAITING" for r in run.trials), n_feasible=sum(_feasible(run, r) for r in completed),
+        front=front, presets=presets, n_trials=sum(r.state.upper() != "WAITING" for r in run.trials),
+        n_feasible=sum(_feasible(run, r) for r in completed),
         budget_ms=run.budget_ms, device=run.device, method=run.method, table_hash=run.table_hash, notes=notes,
     )
     if not front:
