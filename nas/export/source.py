@@ -78,7 +78,7 @@ def _from_run(
             budget = f"{run.budget_ms:g} ms" if run.budget_ms is not None else "its budget"
             raise NoFeasibleTrialError(
                 f"run '{run.path}' has no trial within {budget} on {run.device}; search again with a larger "
-                f"--budget-ms or more trials"
+                f"--budget or more trials"
             )
         if pick == "best":
             point = max(points, key=lambda p: (p.get("accuracy") or float("-inf"), -p["latency_ms"]))

@@ -59,6 +59,7 @@ def write_png(
     budget_ms: float | None,
     method: str | None,
     title: str,
+    score_label: str,
 ) -> None:
     """Accuracy vs latency: all trials (over-budget ones grey), the front as a step line, the budget, presets.
 
@@ -140,7 +141,7 @@ def write_png(
     ax.margins(y=0.08)
     ax.tick_params(axis="x", labelbottom=False)
     strip.set_xlabel(_latency_label(method))
-    ax.set_ylabel("proxy accuracy")
+    ax.set_ylabel(score_label)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
@@ -161,6 +162,7 @@ def write_html(
     budget_ms: float | None,
     method: str | None,
     title: str,
+    score_label: str,
 ) -> None:
     """The same plot with hover details and zoom, plotly.js embedded (opens offline)."""
     import plotly.graph_objects as go
@@ -208,7 +210,7 @@ def write_html(
                            xanchor="left", yanchor="bottom")
     fig.update_xaxes(range=[0.0, x_max_ms(trials, front, presets, budget_ms)])
     fig.update_xaxes(title_text=_latency_label(method) + " (drag or double-click to zoom out)", row=2, col=1)
-    fig.update_yaxes(title_text="proxy accuracy", row=1, col=1)
+    fig.update_yaxes(title_text=score_label, row=1, col=1)
     fig.update_yaxes(categoryorder="array", categoryarray=["not trained", "presets"], row=2, col=1)
     fig.update_layout(title=title, template="plotly_white", hovermode="closest", height=650)
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)

@@ -83,14 +83,21 @@ def write_report(run_dir: str | Path) -> ReportResult:
     )
     if not front:
         budget = f"{run.budget_ms:g} ms" if run.budget_ms is not None else "the budget"
-        notes.append(f"no trial within {budget}: search again with a larger --budget-ms or more trials")
+        notes.append(f"no trial within {budget}: search again with a larger --budget or more trials")
     plot = {"trials": completed, "feasible": [_feasible(run, r) for r in completed], "front": front,
             "presets": presets, "budget_ms": run.budget_ms, "method": run.method,
-            "title": f"{run.path.name}: {run.device or '?'}, budget {_ms(run.budget_ms)}"}
+            "title": f"{run.path.name}: {run.device or '?'}, budget {_ms(run.budget_ms)}",
+            "score_label": score_label(run)}
     _atomic_write(result.png, lambda path: write_png(path, **plot))
     _atomic_write(result.html, lambda path: write_html(path, **plot))
     _atomic_write(result.markdown, lambda p: p.write_text(_markdown(run, result)))
     return result
+
+
+def score_label(run: Run) -> str:
+    """What the y axis holds: validation top-1 for the training proxy, else the named proxy's score."""
+    proxy = run.meta.get("proxy") or (run.pareto or {}).get("proxy")
+    return "proxy accuracy (short training)" if proxy == "train" else f"proxy score ({proxy or 'unknown'})"
 
 
 def _feasible(run: Run, row: TrialRow) -> bool:
@@ -172,9 +179,10 @@ def _markdown(run: Run, res: ReportResult) -> str:
     for note in res.notes:
         lines.append(f"> {note}")
     lat_col = f"latency (ms, {method})"
+    score_col = score_label(run)
     lines += [
         "## Pareto front within the budget", "",
-        f"| trial | proxy accuracy | {lat_col} | params (M) | MACs (M) | architecture |",
+        f"| trial | {score_col} | {lat_col} | params (M) | MACs (M) | architecture |",
         "|---:|---:|---:|---:|---:|---|",
     ]
     for p in res.front:
@@ -184,7 +192,7 @@ def _markdown(run: Run, res: ReportResult) -> str:
     if res.presets:
         lines += [
             "", "## Reference presets (same table, same proxy)", "",
-            f"| preset | proxy accuracy | {lat_col} | params (M) | MACs (M) | trial |",
+            f"| preset | {score_col} | {lat_col} | params (M) | MACs (M) | trial |",
             "|---|---:|---:|---:|---:|---:|",
         ]
         for p in res.presets:
