@@ -41,9 +41,9 @@ def _proxy_options(pairs: tuple[str, ...]) -> dict[str, Any]:
                    "counted)  [default: 24 with the train proxy, 300 with a training-free one]")
 @click.option("--timeout", default=None, help="Stop after this long: 600, 600s, 10m, 1.5h.")
 @click.option("--proxy", default=None, help="Accuracy proxy: train, synflow, zico, naswot, params  "
-                                            "[default: nas.proxy.DEFAULT_PROXY]")
+                                            "[default: train, the best ranking in the proxy benchmark]")
 @click.option("--proxy-opt", "proxy_opt", multiple=True, metavar="KEY=VALUE",
-              help="Proxy option, repeatable (e.g. steps=30, resolution=32).  [default for train: steps=30]")
+              help="Proxy option, repeatable (e.g. steps=30, resolution=32).  [default for train: steps=40]")
 @click.option("--data", default=None, help="Proxy data: digits, cifar10:DIR, folder:DIR  [default: digits]")
 @click.option("--sampler", default=None, help="nsga2, tpe or random  [default: nsga2]")
 @click.option("--seed", type=int, default=None, help="Seed of the sampler, data split and proxy  [default: 0]")

@@ -19,10 +19,12 @@ from nas.proxy.zero_cost import NaswotProxy, ParamsProxy, SynflowProxy, ZiCoProx
 
 PROXIES: dict[str, type[Proxy]] = {p.name: p for p in (TrainProxy, ZiCoProxy, NaswotProxy, SynflowProxy,
                                                        ParamsProxy)}
-# Highest Kendall tau against 10x longer training in benchmarks/results/proxy_fidelity.md (21 hybrid-vit
-# networks on CIFAR-10: synflow 0.44, naswot 0.34, zico 0.11, params -0.09, 16-step training -0.06)
-# and the cheapest data-using rival after params: ~0.2 s per candidate on one core.
-DEFAULT_PROXY = "synflow"
+# Highest Kendall tau against 10x longer training in benchmarks/results/proxy_fidelity_40.md (22 hybrid-vit
+# networks on CIFAR-10, 40 vs 400 steps, seed ceiling 0.81): 40-step training 0.52, naswot 0.27, params 0.10,
+# synflow -0.03, zico -0.18, at ~7 s per candidate on one core, affordable for a search of tens of candidates.
+# (A first, underpowered run with 16 vs 160 steps, ceiling 0.65, had ranked synflow first:
+# benchmarks/results/proxy_fidelity.md.)
+DEFAULT_PROXY = "train"
 DEFAULT_DATA = "digits"
 
 

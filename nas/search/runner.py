@@ -35,7 +35,7 @@ from nas.search.storage import (
 DEFAULT_TRIALS = 300
 TRIALS_DEFAULTS: dict[str, int] = {"train": 24}
 # proxy options the search uses unless --proxy-opt overrides them
-PROXY_DEFAULTS: dict[str, dict[str, Any]] = {"train": {"steps": 30}}
+PROXY_DEFAULTS: dict[str, dict[str, Any]] = {"train": {"steps": 40}}  # the budget benchmarked
 # settings a joining worker must share with the study (else its trials would not be comparable)
 SHARED_SETTINGS = ("device", "budget_ms", "space", "proxy", "proxy_options", "data", "table_hash")
 MAX_LOOKUPS_PER_TRIAL = 50
