@@ -30,13 +30,15 @@ def report(run_dir: str, as_json: bool) -> None:
         t.add_column(first, justify="right" if t is table else "left", no_wrap=True)
         for col in (score, lat, "params M", "MACs M"):
             t.add_column(col, justify="right", no_wrap=True)
-    table.add_column("steps (rung)", justify="right")
+    rungs = len(res.rungs) > 1
+    if rungs:
+        table.add_column("steps (rung)", justify="right")
     table.add_column("architecture", overflow="fold")
     presets.add_column("trial", justify="right")
     for p in res.front:
+        steps = [f"{p['steps']} ({p['rung'] + 1}/{len(res.rungs)})"] if rungs else []
         table.add_row(str(p["trial"]), _f(p["score"], 1, 4), _f(p["latency_ms"], 1, 3), _f(p["params"], 1e6, 2),
-                      _f(p["macs"], 1e6, 1), f"{p['steps']} ({p['rung'] + 1}/{len(res.rungs) or 1})",
-                      p["summary"] + (f" ({p['preset']})" if p.get("preset") else ""))
+                      _f(p["macs"], 1e6, 1), *steps, p["summary"] + (f" ({p['preset']})" if p.get("preset") else ""))
     for p in res.presets:
         presets.add_row(p["name"], _f(p.get("score"), 1, 4), _f(p.get("latency_ms"), 1, 3),
                         _f(p.get("params"), 1e6, 2), _f(p.get("macs"), 1e6, 1),

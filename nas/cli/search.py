@@ -132,11 +132,13 @@ def _print_front(result: Any) -> None:
     from rich.table import Table
 
     table = Table(title=f"Pareto front within the budget ({len(result.front)} points; {result.metric.label})")
-    for col in ("trial", "score", "steps (rung)", "latency ms", "params (M)", "MMACs", "preset"):
+    rungs = len(result.rungs) > 1
+    for col in ("trial", "score", *(["steps (rung)"] if rungs else []), "latency ms", "params (M)", "MMACs",
+                "preset"):
         table.add_column(col, justify="left" if col == "preset" else "right")
     for r in result.front:
-        table.add_row(str(r.trial), f"{r.score:.4f}", f"{r.steps} ({r.rung + 1}/{len(result.rungs)})",
-                      f"{r.latency_ms:.3f}",
+        steps = [f"{r.steps} ({r.rung + 1}/{len(result.rungs)})"] if rungs else []
+        table.add_row(str(r.trial), f"{r.score:.4g}", *steps, f"{r.latency_ms:.3f}",
                       "" if r.params is None else f"{r.params / 1e6:.2f}",
                       "" if r.macs is None else f"{r.macs / 1e6:.0f}", r.preset)
     stdout.print(table)

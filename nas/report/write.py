@@ -158,16 +158,18 @@ def _markdown(run: Run, res: ReportResult) -> str:
         lines.append(f"> {note}")
     lat_col = f"latency (ms, {method})"
     score_col = meta.metric.label
+    rungs = len(meta.rungs) > 1
     lines += [
         "## Pareto front within the budget", "",
-        f"| trial | {score_col} | steps (rung) | {lat_col} | params (M) | MACs (M) | architecture |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        f"| trial | {score_col} |{' steps (rung) |' if rungs else ''} {lat_col} | params (M) | MACs (M) "
+        "| architecture |",
+        "|---:|---:|" + ("---:|" if rungs else "") + "---:|---:|---:|---|",
     ]
     for p in res.front:
         name = f" ({p['preset']})" if p.get("preset") else ""
-        lines.append(f"| {p['trial']} | {_acc(p['score'])} | {p['steps']} ({p['rung'] + 1}/{len(meta.rungs) or 1}) | "
-                     f"{_num(p['latency_ms'], 1, 3)} | {_num(p['params'], 1e6)} | {_num(p['macs'], 1e6, 1)} | "
-                     f"{_code(p['summary'])}{name} |")
+        steps = f" {p['steps']} ({p['rung'] + 1}/{len(meta.rungs)}) |" if rungs else ""
+        lines.append(f"| {p['trial']} | {_acc(p['score'])} |{steps} {_num(p['latency_ms'], 1, 3)} | "
+                     f"{_num(p['params'], 1e6)} | {_num(p['macs'], 1e6, 1)} | {_code(p['summary'])}{name} |")
     if res.presets:
         resolutions = sorted({p["resolution"] for p in res.presets if p.get("resolution")})
         at = f" at {', '.join(str(r) for r in resolutions)} px, the space's resolution" if resolutions else ""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import UnknownNameError, UsageError
+from nas.search.fidelity import Scorer
 
 DEFAULT_SPACE = "hybrid-vit"
 # Candidates to score: sized so the default search takes minutes on a 2-core CPU (see the README).
@@ -90,6 +91,7 @@ class SearchPlan:
     worker_index: int
     workers: int
     multi_fidelity: bool
+    rungs: tuple[int, ...]  # training steps of each rung ((0,) for a training-free proxy)
     enqueue_presets: bool
     report: bool
     argv: tuple[str, ...]
@@ -106,8 +108,8 @@ class Resources:
 
     space: Any
     table: Any
-    proxy: Any
     data: Any
+    scorer: Scorer
 
 
 def default_workers() -> int:
@@ -151,10 +153,6 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
     if s.sampler not in SAMPLERS:
         raise UnknownNameError("sampler", s.sampler, list(SAMPLERS))
     options = {**PROXY_DEFAULTS.get(s.proxy, {}), **(s.proxy_options or {})}
-    try:
-        proxy = get_proxy(s.proxy, **options)
-    except TypeError as exc:
-        raise UsageError(f"proxy '{s.proxy}' does not take these options {options}: {exc}") from None
     table = load_table(s.device, s.tables_dir)
     space_ref = str(s.space or DEFAULT_SPACE)
     space = load_space(space_ref)
@@ -170,6 +168,12 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
     s.data = s.data or DEFAULT_DATA
     seed = 0 if s.seed is None else s.seed
     data = load_dataset(s.data, seed=seed)
+    multi_fidelity = True if s.multi_fidelity is None else s.multi_fidelity
+    try:
+        proxy = get_proxy(s.proxy, **options)
+        scorer = Scorer(proxy, options, data, seed=seed, multi_fidelity=multi_fidelity)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"proxy '{s.proxy}' cannot use the options {options}: {exc}") from None
     trials = s.trials or TRIALS_DEFAULTS.get(s.proxy, DEFAULT_TRIALS)
     out = out or Path("runs") / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{table.device}-{format_ms(s.budget_ms)}"
     url = s.storage or default_storage_url(out)
@@ -180,13 +184,12 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
         fastest_params=dict(fastest_params), space=space.name, space_ref=space_ref,
         space_path=str(space.path) if space.path else None, trials=trials, timeout_s=s.timeout_s, proxy=s.proxy,
         proxy_options=options, data=s.data, sampler=s.sampler, seed=seed, worker_index=s.worker_index,
-        workers=s.workers or default_workers(),
-        multi_fidelity=True if s.multi_fidelity is None else s.multi_fidelity,
+        workers=s.workers or default_workers(), multi_fidelity=multi_fidelity, rungs=scorer.rungs,
         enqueue_presets=s.enqueue_presets, report=s.report, argv=tuple(s.argv),
         created=meta.created if meta else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     if meta is not None:
         _check_same(meta, plan, table)
-    return plan, Resources(space=space, table=table, proxy=proxy, data=data)
+    return plan, Resources(space=space, table=table, data=data, scorer=scorer)
 
 
 def load_resources(plan: SearchPlan) -> Resources:
@@ -195,8 +198,11 @@ def load_resources(plan: SearchPlan) -> Resources:
     from nas.proxy import get_proxy, load_dataset
     from nas.space import load_space
 
-    return Resources(space=load_space(plan.space_ref), table=load_table(plan.device, plan.tables_dir),
-                     proxy=get_proxy(plan.proxy, **plan.proxy_options), data=load_dataset(plan.data, seed=plan.seed))
+    data = load_dataset(plan.data, seed=plan.seed)
+    scorer = Scorer(get_proxy(plan.proxy, **plan.proxy_options), plan.proxy_options, data, seed=plan.seed,
+                    multi_fidelity=plan.multi_fidelity)
+    return Resources(space=load_space(plan.space_ref), table=load_table(plan.device, plan.tables_dir), data=data,
+                     scorer=scorer)
 
 
 def _check_numbers(s: SearchSettings) -> None:

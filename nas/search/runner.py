@@ -30,7 +30,6 @@ from nas.run.folder import RUN_JSON, SPACE_COPY, RunWriter, write_meta
 from nas.run.meta import Metric, RunMeta, TableRef, read_meta
 from nas.run.record import RECORD_ATTR, PresetRow, TrialRecord
 from nas.search.events import OnEvent, SearchEvent, SearchStatus, ignore
-from nas.search.fidelity import Scorer
 from nas.search.follow import StudyFollower
 from nas.search.mirror import DIRECTIONS
 from nas.search.network import arch_hash, summarize
@@ -118,8 +117,7 @@ def run_search(settings: SearchSettings, *, on_event: OnEvent = ignore,
     run = open_run(plan, res)
     on_event(SearchEvent(f"study '{plan.study}' in {plan.storage_shown}; run folder {plan.out}; fastest possible "
                          f"{plan.fastest_ms:.4g} ms ({res.table.method}); {plan.workers} worker(s)"))
-    coordinator = Coordinator(plan, run, on_event, trains=Scorer(res.proxy, plan.proxy_options, res.data,
-                                                                 seed=plan.seed).trains)
+    coordinator = Coordinator(plan, run, on_event, trains=res.scorer.trains)
     try:
         stopped_by = optimise(plan, res, coordinator, should_stop)
     except KeyboardInterrupt:
@@ -150,8 +148,7 @@ def open_run(plan: SearchPlan, res: Resources) -> OpenRun:
             exists = False
         study = optuna.create_study(study_name=plan.study, storage=storage, directions=list(DIRECTIONS),
                                     load_if_exists=True)
-        scorer = Scorer(res.proxy, plan.proxy_options, res.data, seed=plan.seed, multi_fidelity=plan.multi_fidelity)
-        shared = _shared_settings(plan, res, scorer)
+        shared = _shared_settings(plan, res)
         saved = study.user_attrs.get("nas")
         if saved:
             _check_shared(saved, shared, plan.study)
@@ -160,7 +157,7 @@ def open_run(plan: SearchPlan, res: Resources) -> OpenRun:
         presets = _price_presets(res)
         if not saved:
             _queue_first(study, plan, res, presets)
-        meta = _meta(plan, res, scorer)
+        meta = _meta(plan, res)
         write_meta(plan.out, meta)
         if res.space.path is not None and not (plan.out / SPACE_COPY).exists():
             # the run replays its trials' params with this exact space, even if the original file changes
@@ -173,10 +170,10 @@ def open_run(plan: SearchPlan, res: Resources) -> OpenRun:
     return OpenRun(study, meta, writer)
 
 
-def _shared_settings(plan: SearchPlan, res: Resources, scorer: Scorer) -> dict[str, Any]:
+def _shared_settings(plan: SearchPlan, res: Resources) -> dict[str, Any]:
     return {"device": plan.device, "budget_ms": plan.budget_ms, "space": plan.space, "proxy": plan.proxy,
             "proxy_options": plan.proxy_options, "data": plan.data, "table_hash": res.table.hash,
-            "rungs": list(scorer.rungs)}
+            "rungs": list(plan.rungs)}
 
 
 def _check_shared(saved: dict[str, Any], current: dict[str, Any], study: str) -> None:
@@ -220,7 +217,7 @@ def _queue_first(study: Any, plan: SearchPlan, res: Resources, presets: list[Pre
         study.enqueue_trial(params, user_attrs={RECORD_ATTR: record.to_attr()})
 
 
-def _meta(plan: SearchPlan, res: Resources, scorer: Scorer) -> RunMeta:
+def _meta(plan: SearchPlan, res: Resources) -> RunMeta:
     session = {"argv": list(plan.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "worker": worker_id(),
                "workers": plan.workers}
     path = plan.out / RUN_JSON
@@ -231,8 +228,8 @@ def _meta(plan: SearchPlan, res: Resources, scorer: Scorer) -> RunMeta:
         study=plan.study, storage=plan.storage_shown, budget_ms=plan.budget_ms,
         table=TableRef(device=table.device, runtime=table.runtime, method=table.method, hash=table.hash,
                        path=str(table.path) if table.path else None),
-        space=plan.space, space_path=plan.space_path, proxy=plan.proxy, metric=scorer.metric,
-        proxy_options=plan.proxy_options, rungs=scorer.rungs, tables_dir=plan.tables_dir, data=plan.data,
+        space=plan.space, space_path=plan.space_path, proxy=plan.proxy, metric=res.scorer.metric,
+        proxy_options=plan.proxy_options, rungs=plan.rungs, tables_dir=plan.tables_dir, data=plan.data,
         sampler=plan.sampler, seed=plan.seed, trials=plan.trials, workers=plan.workers, fastest_ms=plan.fastest_ms,
         argv=plan.argv, versions=_versions(), created=plan.created)
 

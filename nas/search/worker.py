@@ -25,7 +25,6 @@ from typing import Any
 
 from nas.run.census import Census
 from nas.run.record import RECORD_ATTR, Rung, TrialRecord
-from nas.search.fidelity import Scorer
 from nas.search.follow import StudyFollower
 from nas.search.mirror import CONSTRAINT, Mirror
 from nas.search.network import arch_hash, model_stats
@@ -99,8 +98,7 @@ class Worker:
         self.census = Census(plan.budget_ms)
         self.rungs = RungIndex(Bands(plan.fastest_ms, plan.budget_ms))
         self.known: dict[str, int] = {}  # network -> the trial that holds it
-        self.scorer = Scorer(res.proxy, plan.proxy_options, res.data, seed=plan.seed,
-                             multi_fidelity=plan.multi_fidelity)
+        self.scorer = res.scorer
         self.states = Path(plan.out) / STATES
         self.tally = Tally()
         self._alive: dict[int, float] = {}  # running trial -> its last sign of life
