@@ -87,12 +87,10 @@ def validate_table(table: LatencyTable, *, space: Any = None, samples: int = 50,
         from nas.latency.iphone import validate_published
 
         return validate_published(table)
-    import torch
     from scipy.stats import spearmanr
 
     from nas.latency.profile import calibration_configs, network_policy
-    from nas.models.builder import build_model
-    from nas.models.stats import count_macs, count_params
+    from nas.models.stats import network_stats
     from nas.space import load_space
 
     if space is None or isinstance(space, str):
@@ -108,13 +106,11 @@ def validate_table(table: LatencyTable, *, space: Any = None, samples: int = 50,
         pred = predict_latency(cfg, table).total_ms
         predict_ms_cost = (time.perf_counter() - predict_started) * 1e3
         meas = measure_latency(cfg, runtime=table.runtime, threads=table.threads or 1, policy=policy)
-        model = build_model(cfg).eval()
-        with torch.no_grad():
-            macs = count_macs(model, (1, cfg.in_chans, cfg.resolution, cfg.resolution))
+        params_count, macs = network_stats(cfg)
         rows.append({"name": cfg.name, "family": params["family"], "params": params,
                      "predicted_ms": round(pred, 4), "measured_ms": meas["latency_ms"],
                      "error_pct": round(100 * (pred - meas["latency_ms"]) / meas["latency_ms"], 2),
-                     "macs_g": round(macs / 1e9, 4), "params_m": round(count_params(model) / 1e6, 4),
+                     "macs_g": round(macs / 1e9, 4), "params_m": round(params_count / 1e6, 4),
                      "predict_call_ms": round(predict_ms_cost, 4)})
         if progress:
             progress(f"{i + 1}/{samples} {params['family']}: predicted {pred:.2f} ms, measured "

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from nas.config import ArchConfig
 from nas.models.builder import build_model
+from nas.models.stats import count_params
 from nas.proxy.base import Proxy, ProxyResult, is_oom, proxy_resolution, torch_threads
 from nas.proxy.data import Dataset
 from nas.proxy.transforms import random_crop, random_hflip, resize
@@ -66,7 +67,7 @@ class TrainProxy(Proxy):
              details: dict) -> ProxyResult:
         torch.manual_seed(seed)
         model = build_model(cfg, resolution=res, num_classes=data.num_classes)
-        details["params"] = sum(p.numel() for p in model.parameters())
+        details["params"] = count_params(model)
         decay = [p for p in model.parameters() if p.ndim > 1]
         no_decay = [p for p in model.parameters() if p.ndim <= 1]
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.weight_decay},

@@ -26,6 +26,7 @@ from torch import nn
 
 from nas.config import ArchConfig
 from nas.models.builder import build_model
+from nas.models.stats import count_params
 from nas.proxy.base import Proxy, ProxyResult, is_oom, proxy_resolution, real_batches, torch_threads
 from nas.proxy.data import Dataset
 
@@ -60,7 +61,7 @@ class ZeroCostProxy(Proxy):
             try:
                 torch.manual_seed(seed)
                 model = build_model(cfg, resolution=res, num_classes=data.num_classes)
-                details["params"] = sum(p.numel() for p in model.parameters())
+                details["params"] = count_params(model)
                 batches = real_batches(data, batch_size=self.batch_size, num_batches=self.num_batches,
                                        resolution=res, seed=seed)
                 score = self.score(model, batches)
@@ -162,4 +163,4 @@ class ParamsProxy(ZeroCostProxy):
     name = "params"
 
     def score(self, model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
-        return sum(p.numel() for p in model.parameters()) / 1e6
+        return count_params(model) / 1e6
