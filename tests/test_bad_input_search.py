@@ -46,7 +46,9 @@ SEARCH_CASES = [
     (["--budget", "0.4ms", "--worker", "-1"], 2, "--worker must be 0 or more"),
     (["--budget", "0.4ms", "--workers", "0"], 2, "--workers must be at least 1"),
     (["--budget", "0.4ms", "--trials", "0"], 2, "--trials must be at least 1"),
-    (["--budget", "0.4ms", "--proxy-opt", "steps=abc"], 2, "proxy 'train' cannot use the options"),
+    (["--budget", "0.4ms", "--proxy-opt", "steps=abc"], 2, "proxy 'train' option steps"),
+    (["--budget", "0.4ms", "--proxy-opt", "steps=-3"], 2, "proxy 'train' option steps"),
+    (["--budget", "0.4ms", "--train-device", "tpu"], 2, "unknown train device 'tpu'"),
     (["--budget", "0.4ms", "--data", "cifar10:/no/such/folder"], 2, "no such folder"),
 ]
 
@@ -151,8 +153,8 @@ def test_a_training_free_proxy_says_scored_not_trained(tiny, run_dir: Path, tmp_
     assert summary.startswith("scored 3/3") and "CPU-s scoring" in summary and "train" not in summary
     doc = json.loads(run_cli(_search(tiny, tmp_path / "run2", "--budget", "0.4ms", "--trials", "3", "--proxy",
                                      "params", "--json")).stdout)
-    assert doc["metric"] == {"name": "params", "kind": "count"} and doc["trained"] == 0
-    assert doc["front"] and all("accuracy" not in p and p["metric"] == "params" for p in doc["front"])
+    assert doc["metric"] == {"name": "parameters (millions)", "kind": "count"} and doc["trained"] == 0
+    assert doc["front"] and all("accuracy" not in p and p["metric"] == "parameters (millions)" for p in doc["front"])
     report = json.loads(run_cli(["report", str(run_dir), "--json"]).stdout)
     assert report["front"] and all("accuracy" not in p for p in report["front"] + report["presets"])
     assert "accuracy" not in (run_dir / "report.md").read_text()

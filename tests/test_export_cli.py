@@ -40,7 +40,8 @@ def test_pick_best_and_fastest_from_run(run_dir, tmp_path):
     assert doc["latency"]["ms"] == point["latency_ms"]
     assert doc["latency"]["table_hash"] == run.table_hash and doc["latency"]["method"] == "estimated"
     assert doc["optuna_params"] == point["optuna_params"]
-    assert doc["score"]["value"] == point["score"] == doc["accuracy"]["value"] and doc["score"]["metric"] == "val_top1"
+    assert doc["score"]["value"] == point["score"] == doc["accuracy"]["value"]
+    assert doc["score"]["metric"] == "validation top-1"
     assert doc["source"]["trial"] == best["trial"]
     assert "replay" in doc["replay_check"]  # the run's space is a test YAML: replay it here
     assert load_space(space_path(run_dir)).config_from_params(doc["optuna_params"]) == ArchConfig.load(

@@ -67,7 +67,7 @@ def test_cli_json_summary(run_dir):
     assert [p["trial"] for p in doc["front"]] == [r.trial for r in run.front()]
     assert doc["n_trials"] == len(run.records) and doc["method"] == "estimated"
     # the training proxy's score is an accuracy: both names; its rung is reported with it
-    assert doc["metric"] == {"name": "val_top1", "kind": "accuracy"} and doc["rungs"] == [1, 3]
+    assert doc["metric"] == {"name": "validation top-1", "kind": "accuracy"} and doc["rungs"] == [1, 3]
     assert all(p["accuracy"] == p["score"] and p["steps"] in (1, 3) for p in doc["front"])
     assert doc["dashboard"] == f"optuna-dashboard sqlite:///{run_dir / 'study.db'}"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -12,24 +11,6 @@ from typing import Any
 import click
 
 from nas.cli.common import emit_json, stdout
-from nas.errors import UsageError
-
-
-def _proxy_options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
-    import yaml
-
-    if not pairs:
-        return None
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--proxy-opt '{pair}' is not KEY=VALUE (e.g. --proxy-opt steps=50)")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = yaml.safe_load(value)
-    return options
 
 
 class _Signals:
@@ -67,12 +48,15 @@ class _Signals:
 @click.option("--space", default=None, help="Search space name or YAML path  [default: hybrid-vit]")
 @click.option("--trials", type=int, default=None,
               help="Candidates to score within the budget (proposals over budget or already scored cost a lookup "
-                   "and are not counted)  [default: 24 with the train proxy, 300 with a training-free one]")
+                   "and are not counted)  [default: 40 with a training proxy, 300 with a training-free one]")
 @click.option("--timeout", default=None, help="Stop after this long: 600, 600s, 10m, 1.5h.")
-@click.option("--proxy", default=None, help="Accuracy proxy: train, synflow, zico, naswot, params  "
+@click.option("--proxy", default=None, help="Accuracy proxy: train, sotl, synflow, zico, naswot, params  "
                                             "[default: train, the best ranking in the proxy benchmark]")
 @click.option("--proxy-opt", "proxy_opt", multiple=True, metavar="KEY=VALUE",
-              help="Proxy option, repeatable (e.g. steps=30, resolution=32).  [default for train: steps=40]")
+              help="Proxy option, repeatable (e.g. steps=30, resolution=32); `nas proxy --help` lists them.")
+@click.option("--train-device", default=None,
+              help="Where training proxies train: auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps; workers "
+                   "share it  [default: auto]")
 @click.option("--data", default=None, help="Proxy data: digits, cifar10:DIR, folder:DIR  [default: digits]")
 @click.option("--sampler", default=None, help="nsga2, tpe or random  [default: nsga2]")
 @click.option("--seed", type=int, default=None, help="Seed of the sampler, data split and proxy  [default: 0]")
@@ -103,14 +87,16 @@ def search(**opts: Any) -> None:
     stop after the current rung; `--resume --out RUN_DIR` continues with nothing lost.
     """
     from nas.cli.progress import Progress
+    from nas.proxy import parse_option_pairs
     from nas.search import SearchSettings, parse_budget, parse_duration, run_search
 
     settings = SearchSettings(
         device=opts["device"], budget_ms=parse_budget(opts["budget"]) if opts["budget"] else None,
         space=opts["space"], trials=opts["trials"], timeout_s=parse_duration(opts["timeout"]), proxy=opts["proxy"],
-        proxy_options=_proxy_options(opts["proxy_opt"]), data=opts["data"], sampler=opts["sampler"],
+        proxy_options=parse_option_pairs(opts["proxy_opt"]) or None, data=opts["data"], sampler=opts["sampler"],
         seed=opts["seed"], storage=opts["storage"], study=opts["study"], out=opts["out"], resume=opts["resume"],
         tables_dir=opts["tables_dir"], worker_index=opts["worker_index"], workers=opts["workers"],
+        train_device=opts["train_device"],
         report=not opts["no_report"], argv=["nas", *sys.argv[1:]])
     with Progress() as progress, _Signals(progress.log) as signals:
         try:

@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
-import random
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nas.convert import INPUT_NAME, ONNX_OPSET
 from nas.errors import NasError
+from nas.files import write_json
 from nas.latency.backends import LatencyBackend, TimingPolicy, get_backend
 from nas.latency.table import LatencyTable, read_table, save_table
 from nas.models.plan import BlockSpec, plan
+from nas.space_members import block_specs, calibration_members
 
 CALIBRATION_SEED = 20_240_601  # its own seed: calibration networks are never the validation samples
 CALIBRATION_RANDOM = 12
@@ -42,15 +44,6 @@ ProgressFn = Callable[[int, int, str], None]  # (done, total, current key)
 
 class ProfileError(NasError):
     """A profile cannot start or continue (existing table made with other settings...)."""
-
-
-def space_specs(space: Any, *, resolution: int | None = None) -> dict[str, BlockSpec]:
-    """Every distinct block the space can produce (key -> spec), in a stable order (kind, key)."""
-    found: dict[str, BlockSpec] = {}
-    for params in space.enumerate():
-        for spec in plan(space.config_from_params(params), resolution=resolution):
-            found.setdefault(spec.key, spec)
-    return dict(sorted(found.items(), key=lambda kv: (kv[1].kind, kv[0])))
 
 
 def _empty_model() -> Any:
@@ -78,13 +71,14 @@ def measure_block(spec: BlockSpec, backend: LatencyBackend, *, threads: int, pol
     import torch
 
     from nas.models.builder import build_block, example_input
+    from nas.models.stats import count_params
 
     torch.manual_seed(0)
     module = build_block(spec).eval()
     timing = backend.measure(module, example_input(spec, batch), threads=threads, policy=policy)
     return {"raw_ms": round(timing.median_ms, 5), "p25_ms": round(timing.p25_ms, 5),
             "p75_ms": round(timing.p75_ms, 5), "runs": timing.runs,
-            "params": sum(p.numel() for p in module.parameters())}
+            "params": count_params(module)}
 
 
 def measure_network(cfg: Any, backend: LatencyBackend, *, threads: int, policy: TimingPolicy,
@@ -124,7 +118,8 @@ def _new_table(device: str, backend: LatencyBackend, space: Any, *, threads: int
             "space": space.name, "warmup": f"{policy.warmup_runs} runs and >= {policy.warmup_s} s",
             "repeats": f"adaptive: >= {policy.min_runs}, <= {policy.max_runs}, {policy.budget_s} s per key",
             "statistic": "median", "clock": policy.clock, "timing_policy": policy.to_dict(),
-            "export": "torch.onnx.export opset 17 (TorchScript exporter), graph optimisations all",
+            "export": f"nas.convert: torch.onnx.export opset {ONNX_OPSET} (TorchScript exporter), graph "
+                      "optimisations all",
             "complete": False,
         },
     )
@@ -163,7 +158,7 @@ def profile_space(
     backend = get_backend(runtime)
     policy = policy or TimingPolicy(clock="thread" if threads == 1 else "wall")
     path = Path(path)
-    specs = space_specs(space)
+    specs = block_specs(space)
     if path.exists():
         table = read_table(path)
         for name, want in (("device", device), ("runtime", backend.name), ("threads", threads),
@@ -202,19 +197,6 @@ def profile_space(
     return table
 
 
-def calibration_configs(space: Any, *, count: int = CALIBRATION_RANDOM, seed: int = CALIBRATION_SEED) -> list:
-    """The calibration networks: the space's presets plus ``count`` seeded random members."""
-    configs = []
-    for name in space.presets_in_space():
-        configs.append(space.config_from_params(space.preset_params(name)).replace(name=name))
-    rng = random.Random(seed)
-    by_family = {fam: list(space.enumerate(fam)) for fam in space.families}
-    for i in range(count):
-        params = rng.choice(by_family[list(by_family)[i % len(by_family)]])
-        configs.append(space.config_from_params(params).replace(name=f"calib-{i}"))
-    return configs
-
-
 def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend, threads: int,
                     policy: TimingPolicy, count: int = CALIBRATION_RANDOM,
                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -230,7 +212,7 @@ def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend,
     measured: dict[str, float] = table.provenance.get("calibration", {}).get("measured_ms", {})
     cal: dict[str, Any] = {"measured_ms": measured}
     table.provenance["calibration"] = cal
-    configs = calibration_configs(space, count=count)
+    configs = calibration_members(space, count=count, seed=CALIBRATION_SEED)
     for cfg in configs:
         if cfg.name not in measured:
             ms = measure_network(cfg, backend, threads=threads, policy=network_policy(policy))
@@ -312,8 +294,6 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
     Files already there are kept (an interrupted export resumes). The user times each model on their
     device and writes a CSV ``key,ms``, which :func:`import_csv` turns into a ``measured`` table.
     """
-    import json
-
     import torch
 
     from nas.models.builder import build_block, example_input
@@ -321,7 +301,7 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
     backend = get_backend(runtime)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs = list(space_specs(space).items())[:limit]
+    specs = list(block_specs(space).items())[:limit]
     blocks = []
     for i, (key, spec) in enumerate(specs):
         path = out_dir / f"{i:04d}_{spec.kind}{backend.file_suffix}"
@@ -330,7 +310,7 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
             backend.export(build_block(spec).eval(), example_input(spec), path)
             if progress:
                 progress(f"{i + 1}/{len(specs)} {path.name}")
-        blocks.append({"key": key, "kind": spec.kind, "file": path.name, "input_name": "x",
+        blocks.append({"key": key, "kind": spec.kind, "file": path.name, "input_name": INPUT_NAME,
                        "input_shape": [1, *spec.in_shape]})
     manifest = {
         "schema": 1, "device": device, "runtime": backend.name, "runtime_version": backend.runtime_version(),
@@ -338,9 +318,7 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
         "date": _now(), "csv_format": "header 'key,ms'; one row per block key; ms = median latency of one call",
         "blocks": blocks,
     }
-    tmp = out_dir / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    tmp.replace(out_dir / "manifest.json")
+    write_json(out_dir / "manifest.json", manifest, indent=1)
     return manifest
 
 
@@ -371,7 +349,7 @@ def import_csv(csv_path: str | Path, *, device: str, runtime: str, space: Any, p
     if not entries:
         raise ProfileError(f"{csv_path}: no 'key,ms' rows")
     info = json.loads(Path(manifest).read_text()) if manifest else {}
-    keys = space_specs(space)
+    keys = block_specs(space)
     backend_version = info.get("runtime_version", "")
     table = LatencyTable(
         device=device, runtime=runtime, method="measured", resolution=info.get("resolution", space.resolution),

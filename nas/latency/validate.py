@@ -1,6 +1,6 @@
 """Prove a table against the device: predicted vs measured latency of random networks of a space.
 
-For a ``measured`` table, ``validate_table`` draws N architectures with Optuna's seeded RandomSampler
+For a ``measured`` table, ``validate_table`` draws N architectures of the space with Optuna's seeded RandomSampler
 (the way a search samples: family first, then each choice), measures each end to end with the table's
 runtime, threads and clock, and compares with the prediction; FLOPs and parameter count are scored as
 predictors beside it. The table's calibration networks are never among the samples. For an
@@ -41,28 +41,6 @@ def measure_latency(cfg: ArchConfig, *, runtime: str = "onnxruntime", threads: i
             "statistic": "median"}
 
 
-def sample_configs(space: Any, *, samples: int, seed: int, exclude: set[str] = frozenset()) -> list:
-    """``samples`` distinct (params, config) drawn by Optuna's RandomSampler(seed), skipping ``exclude`` JSONs."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    seen: set[str] = set(exclude)
-    out = []
-    for _ in range(samples * 50):
-        trial = study.ask()
-        cfg = space.sample(trial)
-        study.tell(trial, 0.0)
-        sig = cfg.replace(name="").to_json()
-        if sig in seen:
-            continue
-        seen.add(sig)
-        out.append((trial.params, cfg.replace(name=f"sample-{len(out)}")))
-        if len(out) == samples:
-            break
-    return out
-
-
 def rank_metrics(predicted: list[float], measured: list[float]) -> dict[str, float]:
     """within_10pct (share), mape (%), spearman, kendall of ``predicted`` against ``measured``."""
     from scipy.stats import kendalltau, spearmanr
@@ -87,34 +65,31 @@ def validate_table(table: LatencyTable, *, space: Any = None, samples: int = 50,
         from nas.latency.iphone import validate_published
 
         return validate_published(table)
-    import torch
     from scipy.stats import spearmanr
 
-    from nas.latency.profile import calibration_configs, network_policy
-    from nas.models.builder import build_model
-    from nas.models.stats import count_macs, count_params
-    from nas.space import load_space
+    from nas.latency.profile import CALIBRATION_SEED, network_policy
+    from nas.models.stats import network_stats
+    from nas.space import DEFAULT_SPACE, load_space
+    from nas.space_members import calibration_members, sample_members
 
     if space is None or isinstance(space, str):
-        space = load_space(space or table.provenance.get("space") or "hybrid-vit")
+        space = load_space(space or table.provenance.get("space") or DEFAULT_SPACE)
     count = table.provenance.get("calibration", {}).get("count", 0)
-    exclude = {c.replace(name="").to_json() for c in calibration_configs(space, count=count)}
+    calibration = calibration_members(space, count=count, seed=CALIBRATION_SEED)
     clock = table.provenance.get("clock", "thread" if table.threads == 1 else "wall")
     policy = network_policy(TimingPolicy(clock=clock))
     rows = []
-    for i, (params, cfg) in enumerate(sample_configs(space, samples=samples, seed=seed, exclude=exclude)):
+    for i, (params, cfg) in enumerate(sample_members(space, samples=samples, seed=seed, exclude=calibration)):
         started = time.perf_counter()
         predict_started = time.perf_counter()
         pred = predict_latency(cfg, table).total_ms
         predict_ms_cost = (time.perf_counter() - predict_started) * 1e3
         meas = measure_latency(cfg, runtime=table.runtime, threads=table.threads or 1, policy=policy)
-        model = build_model(cfg).eval()
-        with torch.no_grad():
-            macs = count_macs(model, (1, cfg.in_chans, cfg.resolution, cfg.resolution))
+        params_count, macs = network_stats(cfg)
         rows.append({"name": cfg.name, "family": params["family"], "params": params,
                      "predicted_ms": round(pred, 4), "measured_ms": meas["latency_ms"],
                      "error_pct": round(100 * (pred - meas["latency_ms"]) / meas["latency_ms"], 2),
-                     "macs_g": round(macs / 1e9, 4), "params_m": round(count_params(model) / 1e6, 4),
+                     "macs_g": round(macs / 1e9, 4), "params_m": round(params_count / 1e6, 4),
                      "predict_call_ms": round(predict_ms_cost, 4)})
         if progress:
             progress(f"{i + 1}/{samples} {params['family']}: predicted {pred:.2f} ms, measured "

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from nas.report.write import ReportResult, arch_summary, write_report
+from nas.report.write import ReportResult, write_report
 
-__all__ = ["ReportResult", "arch_summary", "write_report"]
+__all__ = ["ReportResult", "write_report"]

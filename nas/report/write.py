@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas.config import summarize
 from nas.run import Run, TrialRecord, load_run
 
 MD_NAME, PNG_NAME, HTML_NAME = "report.md", "pareto.png", "pareto.html"
@@ -40,19 +41,6 @@ class ReportResult:
             "n_feasible": self.n_feasible, "front": self.front, "presets": self.presets, "notes": self.notes,
             "dashboard": dashboard_command_for(self.run_dir),
         }
-
-
-def arch_summary(cfg: Any) -> str:
-    """One line: stem, then depth x mixer @ channels per stage, e.g. ``conv16 | 2 mbconv@32 > 4 mhsa@96``."""
-    stem = f"patch{cfg.stem.patch_size}" if cfg.stem.kind == "patch" else "conv"
-    stem += f"@{cfg.stem.channels[-1]}"
-    stages = []
-    for s in cfg.stages:
-        mixer = s.mixer.kind
-        if mixer in ("mhsa", "hilo", "mobilevit"):
-            mixer += f"/{s.mixer.num_heads}h"
-        stages.append(f"{s.depth} {mixer}@{s.channels}")
-    return f"{stem} | " + " > ".join(stages)
 
 
 def dashboard_command_for(run_dir: Path) -> str | None:
@@ -101,7 +89,7 @@ def _point(run: Run, record: TrialRecord) -> dict[str, Any]:
     """A front row: the record's pareto.json point and its one-line architecture."""
     metric = run.meta.metric
     try:
-        summary = arch_summary(run.config(record.trial))
+        summary = summarize(run.config(record.trial))
     except Exception:  # noqa: BLE001 - a missing config only loses the summary
         summary = ""
     return {**record.to_point(metric=metric.name, is_accuracy=metric.is_accuracy), "summary": summary}

@@ -8,7 +8,7 @@ and ``RunMeta`` (run.json), and derive the front and feasibility with the same f
 from __future__ import annotations
 
 from nas.run.census import Census, RunCounts, status_of
-from nas.run.folder import RunWriter, write_json, write_meta
+from nas.run.folder import RunWriter, write_meta
 from nas.run.front import front_of, hypervolume, pareto_indices
 from nas.run.meta import Metric, RunFolderError, RunMeta, TableRef, read_meta
 from nas.run.reader import NoFeasibleTrialError, NotARunError, Run, UnknownTrialError, describe_numbers, load_run
@@ -17,4 +17,4 @@ from nas.run.record import RECORD_ATTR, PresetRow, Rung, TrialRecord
 __all__ = ["RECORD_ATTR", "Census", "Metric", "NoFeasibleTrialError", "NotARunError", "PresetRow", "Run", "RunCounts",
            "RunFolderError", "RunMeta", "RunWriter", "Rung", "TableRef", "TrialRecord", "UnknownTrialError",
            "describe_numbers", "front_of", "hypervolume", "load_run", "pareto_indices", "read_meta", "status_of",
-           "write_json", "write_meta"]
+           "write_meta"]

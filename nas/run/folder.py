@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from nas.files import write_atomic, write_json
 from nas.run.front import front_of
 from nas.run.meta import RunMeta
 from nas.run.record import TRIAL_COLUMNS, PresetRow, TrialRecord
@@ -26,27 +24,9 @@ RUN_JSON, STUDY_DB, TRIALS_CSV = "run.json", "study.db", "trials.csv"
 PARETO_JSON, PRESETS_JSON, CONFIGS, SPACE_COPY = "pareto.json", "presets.json", "configs", "space.yaml"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON."""
-    write_atomic(path, json.dumps(obj, indent=2, default=str) + "\n")
-
-
 def write_meta(folder: Path, meta: RunMeta) -> None:
     """Write ``folder/run.json``."""
-    write_json(Path(folder) / RUN_JSON, meta.to_dict())
+    write_json(Path(folder) / RUN_JSON, meta.to_dict(), default=str)
 
 
 class RunWriter:

@@ -35,7 +35,7 @@ class TableRef:
 
 @dataclass(frozen=True)
 class Metric:
-    """What a proxy's score is: its name (``val_top1``, ``synflow``...) and kind (``METRIC_KINDS``)."""
+    """What a proxy's score is: its name (``validation top-1``, ``synflow``...) and kind (``METRIC_KINDS``)."""
 
     name: str
     kind: str = "score"
@@ -102,7 +102,7 @@ class RunMeta:
         metric = data.get("metric") or {}
         proxy = str(data.get("proxy") or "?")
         if not metric:  # first schema: only the training proxy's score was an accuracy
-            metric = {"name": "val_top1", "kind": "accuracy"} if proxy == "train" else {"name": proxy}
+            metric = {"name": "validation top-1", "kind": "accuracy"} if proxy == "train" else {"name": proxy}
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known}
         values.update(table=TableRef(**{k: v for k, v in table.items() if k in TableRef.__dataclass_fields__}),

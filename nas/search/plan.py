@@ -12,17 +12,18 @@ import datetime as dt
 import math
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from nas.errors import UnknownNameError, UsageError
+from nas.errors import UsageError
 from nas.search.fidelity import Scorer
 
 DEFAULT_SPACE = "hybrid-vit"
-# Candidates to score: sized so the default search takes minutes on a 2-core CPU (see the README).
-DEFAULT_TRIALS = 300
-TRIALS_DEFAULTS: dict[str, int] = {"train": 24}
-PROXY_DEFAULTS: dict[str, dict[str, Any]] = {"train": {"steps": 40}}  # the budget benchmarked
+# Candidates to score by default: sized so the default search (the default training proxy, multi-fidelity,
+# one worker per core) finishes within 10 minutes on a 2-core CPU (measured: see the README "Search").
+DEFAULT_TRIALS_TRAINING = 40
+DEFAULT_TRIALS_TRAINING_FREE = 300
 SEED_MAX = 2**32 - 1  # numpy's and Optuna's samplers take 32-bit seeds
 # settings that define a run: a resumed run or a joining worker must have the same
 SHARED_SETTINGS = ("device", "budget_ms", "space", "proxy", "proxy_options", "data", "table_hash", "rungs")
@@ -57,6 +58,7 @@ class SearchSettings:
     tables_dir: str | None = None
     worker_index: int = 0
     workers: int | None = None
+    train_device: str | None = None
     multi_fidelity: bool | None = None
     report: bool = True
     enqueue_presets: bool = True  # the benchmark turns it off to compare samplers alone
@@ -90,6 +92,7 @@ class SearchPlan:
     seed: int
     worker_index: int
     workers: int
+    train_device: str  # a torch device name: cpu, cuda, cuda:1, mps
     multi_fidelity: bool
     rungs: tuple[int, ...]  # training steps of each rung ((0,) for a training-free proxy)
     enqueue_presets: bool
@@ -129,12 +132,14 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
         RunFolderError: --resume on a run folder whose run.json cannot be read.
         NasError: the data or the latency table cannot be read.
     """
+    from nas.latency.predict import predict_ms
     from nas.latency.table import load_table
-    from nas.proxy import DEFAULT_DATA, DEFAULT_PROXY, PROXIES, get_proxy, load_dataset
+    from nas.proxy import DEFAULT_DATA, DEFAULT_PROXY, PROXIES, get_proxy, load_dataset, resolve_train_device
     from nas.search.budget import BudgetError, format_ms
     from nas.search.samplers import DEFAULT_SAMPLER, SAMPLERS
     from nas.search.storage import default_storage_url, redact
     from nas.space import load_space
+    from nas.space_members import fastest_member
 
     s = dataclasses.replace(settings)
     meta = _restore(s) if s.resume else None
@@ -150,15 +155,13 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
     if s.proxy not in PROXIES:
         get_proxy(s.proxy)  # raises UnknownNameError listing the proxies
     s.sampler = s.sampler or DEFAULT_SAMPLER
-    if s.sampler not in SAMPLERS:
-        raise UnknownNameError("sampler", s.sampler, list(SAMPLERS))
-    options = {**PROXY_DEFAULTS.get(s.proxy, {}), **(s.proxy_options or {})}
+    SAMPLERS[s.sampler]  # an unknown name raises, listing the known ones
+    proxy = get_proxy(s.proxy, **(s.proxy_options or {}))  # checks the options (one line for a bad one)
+    device = str(resolve_train_device(s.train_device))
     table = load_table(s.device, s.tables_dir)
     space_ref = str(s.space or DEFAULT_SPACE)
     space = load_space(space_ref)
-    from nas.latency.predict import min_latency
-
-    fastest_ms, fastest_params = min_latency(space, table)
+    fastest_ms, fastest_params = fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)
     assert s.budget_ms is not None
     if s.budget_ms < fastest_ms:
         raise BudgetError(
@@ -169,12 +172,8 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
     seed = 0 if s.seed is None else s.seed
     data = load_dataset(s.data, seed=seed)
     multi_fidelity = True if s.multi_fidelity is None else s.multi_fidelity
-    try:
-        proxy = get_proxy(s.proxy, **options)
-        scorer = Scorer(proxy, options, data, seed=seed, multi_fidelity=multi_fidelity)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"proxy '{s.proxy}' cannot use the options {options}: {exc}") from None
-    trials = s.trials or TRIALS_DEFAULTS.get(s.proxy, DEFAULT_TRIALS)
+    scorer = Scorer(proxy, data, seed=seed, device=device, multi_fidelity=multi_fidelity)
+    trials = s.trials or (DEFAULT_TRIALS_TRAINING if proxy.trains else DEFAULT_TRIALS_TRAINING_FREE)
     out = out or Path("runs") / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{table.device}-{format_ms(s.budget_ms)}"
     url = s.storage or default_storage_url(out)
     plan = SearchPlan(
@@ -183,8 +182,9 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
         tables_dir=s.tables_dir, budget_ms=float(s.budget_ms), fastest_ms=float(fastest_ms),
         fastest_params=dict(fastest_params), space=space.name, space_ref=space_ref,
         space_path=str(space.path) if space.path else None, trials=trials, timeout_s=s.timeout_s, proxy=s.proxy,
-        proxy_options=options, data=s.data, sampler=s.sampler, seed=seed, worker_index=s.worker_index,
-        workers=s.workers or default_workers(), multi_fidelity=multi_fidelity, rungs=scorer.rungs,
+        proxy_options=dict(proxy.options), data=s.data, sampler=s.sampler, seed=seed, worker_index=s.worker_index,
+        workers=s.workers or default_workers(), train_device=device, multi_fidelity=multi_fidelity,
+        rungs=scorer.rungs,
         enqueue_presets=s.enqueue_presets, report=s.report, argv=tuple(s.argv),
         created=meta.created if meta else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     if meta is not None:
@@ -199,7 +199,7 @@ def load_resources(plan: SearchPlan) -> Resources:
     from nas.space import load_space
 
     data = load_dataset(plan.data, seed=plan.seed)
-    scorer = Scorer(get_proxy(plan.proxy, **plan.proxy_options), plan.proxy_options, data, seed=plan.seed,
+    scorer = Scorer(get_proxy(plan.proxy, **plan.proxy_options), data, seed=plan.seed, device=plan.train_device,
                     multi_fidelity=plan.multi_fidelity)
     return Resources(space=load_space(plan.space_ref), table=load_table(plan.device, plan.tables_dir), data=data,
                      scorer=scorer)
@@ -257,14 +257,13 @@ def _restore(s: SearchSettings) -> Any:
             return None
         raise NoStudyError(f"--resume: no run to resume in '{s.out}' (no run.json); start it without --resume")
     meta = read_meta(Path(s.out) / RUN_JSON)
-    given = {"device": s.device, "budget_ms": s.budget_ms, "proxy": s.proxy, "data": s.data,
-             "proxy_options": s.proxy_options or None}
-    for key, value in given.items():
-        saved = meta.device if key == "device" else getattr(meta, key)
+    given = {"device": (s.device, meta.device), "budget": (s.budget_ms, meta.budget_ms), "proxy": (s.proxy, meta.proxy),
+             "data": (s.data, meta.data),
+             **{f"proxy-opt {k}": (v, meta.proxy_options.get(k)) for k, v in (s.proxy_options or {}).items()}}
+    for flag, (value, saved) in given.items():
         if value is not None and value != saved:
-            flag = {"budget_ms": "budget", "proxy_options": "proxy-opt"}.get(key, key)
             raise StudyMismatchError(f"--resume: this run was started with --{flag} {saved!r}, not {value!r}; "
-                                     f"drop --{flag}, or start a new run with another --out")
+                                     f"drop --{flag.split()[0]}, or start a new run with another --out")
     copy = Path(s.out) / "space.yaml"
     s.device, s.budget_ms, s.proxy, s.data = meta.device, meta.budget_ms, meta.proxy, meta.data
     s.proxy_options = dict(meta.proxy_options)
@@ -273,6 +272,7 @@ def _restore(s: SearchSettings) -> Any:
     s.seed = meta.seed if s.seed is None else s.seed
     s.study = s.study or meta.study
     s.trials = s.trials or meta.trials
+    s.train_device = s.train_device or meta.train_device
     s.multi_fidelity = (len(meta.rungs) > 1 or not meta.rungs) if s.multi_fidelity is None else s.multi_fidelity
     if s.tables_dir is None and meta.tables_dir:
         if not Path(meta.tables_dir).is_dir():

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from nas.config import arch_id, summarize
 from nas.errors import NasError, UsageError
 from nas.run.census import Census
 from nas.run.folder import RUN_JSON, SPACE_COPY, RunWriter, write_meta
@@ -32,7 +33,6 @@ from nas.run.record import RECORD_ATTR, PresetRow, TrialRecord
 from nas.search.events import OnEvent, SearchEvent, SearchStatus, ignore
 from nas.search.follow import StudyFollower
 from nas.search.mirror import DIRECTIONS
-from nas.search.network import arch_hash, summarize
 from nas.search.plan import (
     SHARED_SETTINGS,
     Resources,
@@ -209,7 +209,7 @@ def _queue_first(study: Any, plan: SearchPlan, res: Resources, presets: list[Pre
                    if p.latency_ms is not None and p.latency_ms <= plan.budget_ms]
     seen: dict[str, int] = {}
     for origin, preset, params in queued:
-        arch = arch_hash(res.space.config_from_params(params))
+        arch = arch_id(res.space.config_from_params(params))
         if arch in seen:
             continue
         seen[arch] = 1
@@ -230,7 +230,8 @@ def _meta(plan: SearchPlan, res: Resources) -> RunMeta:
                        path=str(table.path) if table.path else None),
         space=plan.space, space_path=plan.space_path, proxy=plan.proxy, metric=res.scorer.metric,
         proxy_options=plan.proxy_options, rungs=plan.rungs, tables_dir=plan.tables_dir, data=plan.data,
-        sampler=plan.sampler, seed=plan.seed, trials=plan.trials, workers=plan.workers, fastest_ms=plan.fastest_ms,
+        sampler=plan.sampler, seed=plan.seed, trials=plan.trials, workers=plan.workers,
+        train_device=plan.train_device, fastest_ms=plan.fastest_ms,
         argv=plan.argv, versions=_versions(), created=plan.created)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from nas.errors import UnknownNameError
+from nas.registry import Registry
 
 
 def _nsga2(*, seed: int, trials: int) -> Any:
@@ -42,7 +42,10 @@ def _random(*, seed: int, trials: int) -> Any:
 STATIC_GENOME = {"nsga2"}
 
 # name -> factory(seed=, trials=) -> optuna sampler
-SAMPLERS: dict[str, Callable[..., Any]] = {"nsga2": _nsga2, "tpe": _tpe, "random": _random}
+SAMPLERS: Registry[Callable[..., Any]] = Registry("sampler")
+SAMPLERS.register("nsga2", _nsga2)
+SAMPLERS.register("tpe", _tpe)
+SAMPLERS.register("random", _random)
 DEFAULT_SAMPLER = "nsga2"
 
 
@@ -52,8 +55,6 @@ def make_sampler(name: str, *, seed: int, trials: int) -> Any:
     Raises:
         UnknownNameError: ``name`` is not a known sampler (the message lists them).
     """
-    if name not in SAMPLERS:
-        raise UnknownNameError("sampler", name, list(SAMPLERS))
     return SAMPLERS[name](seed=seed, trials=trials)
 
 

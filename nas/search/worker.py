@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nas.config import arch_id
 from nas.run.census import Census
 from nas.run.record import RECORD_ATTR, Rung, TrialRecord
 from nas.search.follow import StudyFollower
 from nas.search.mirror import CONSTRAINT, Mirror
-from nas.search.network import arch_hash, model_stats
 from nas.search.plan import Resources, SearchPlan
 from nas.search.samplers import STATIC_GENOME, make_sampler, suggest_every_family
 from nas.search.scheduler import Bands, RungIndex
@@ -212,7 +212,7 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - a queued network that cannot be built fails alone
                 self._finish(job, job.record.with_(reason=_one_line(f"{type(exc).__name__}: {exc}")), failed=True)
                 continue
-            job.record = job.record.with_(arch=arch_hash(job.cfg), resolution=job.cfg.resolution,
+            job.record = job.record.with_(arch=arch_id(job.cfg), resolution=job.cfg.resolution,
                                           latency_ms=latency_ms, optuna_params=dict(trial.params))
             trial.set_user_attr(RECORD_ATTR, job.record.to_attr())
             trial.set_constraint(CONSTRAINT, latency_ms - self.plan.budget_ms)
@@ -246,7 +246,7 @@ class Worker:
             self.mirror.tell(proposal, (0.0, latency_ms))
             self.tally.over_budget += 1
             return None
-        arch = arch_hash(cfg)
+        arch = arch_id(cfg)
         holder = self.known.get(arch)
         if holder is not None:
             self.mirror.tell(proposal, self._values(holder))
@@ -285,20 +285,18 @@ class Worker:
         """Score ``job`` rung by rung while the scheduler promotes it; record and finish its trial."""
         state = self.states / f"{job.record.arch}.pt"
         record = job.record
-        wall = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         try:
             with _Alive(self.storage, self._trial_id(record.trial)):
-                session = self.scorer.open(job.cfg, state=state if record.rungs and state.is_file() else None)
+                session = self._open(job, state)
                 for k in range(len(record.rungs), len(self.scorer.rungs)):
-                    cpu = time.process_time()
                     result = session.advance(self.scorer.rungs[k])
-                    cpu = time.process_time() - cpu
-                    self.tally.cpu_s += cpu
+                    spent = time.process_time() - cpu
+                    self.tally.cpu_s += spent
                     if not result.ok or result.score is None or not math.isfinite(result.score):
                         raise _Failed(result.reason or "the proxy returned no finite score")
-                    record = record.with_(rungs=(*record.rungs, Rung(self.scorer.rungs[k], float(result.score), cpu)),
+                    record = record.with_(rungs=(*record.rungs, Rung(self.scorer.rungs[k], float(result.score), spent)),
                                           seconds=(record.seconds or 0.0) + time.perf_counter() - wall)
-                    wall = time.perf_counter()
                     promoted = k + 1 < len(self.scorer.rungs) and self._promotes(record, k)
                     if promoted:
                         self.states.mkdir(parents=True, exist_ok=True)
@@ -308,7 +306,8 @@ class Worker:
                         break
                     reason = self.should_stop()
                     if reason:
-                        raise Interrupted(f"interrupted after rung {k} ({reason})")
+                        raise Interrupted(f"interrupted after rung {k + 1} ({reason})")
+                    wall, cpu = time.perf_counter(), time.process_time()
         except _Failed as exc:
             self._finish(job, record.with_(reason=_one_line(str(exc))), failed=True)
         except Interrupted as exc:
@@ -321,6 +320,18 @@ class Worker:
         else:
             self._finish(job, record, failed=False)
             state.unlink(missing_ok=True)
+
+    def _open(self, job: Job, state: Path) -> Any:
+        """A scoring session for ``job``: a continuation resumes from the state saved at its last rung
+        (when that state is here and still fits; else it trains from the start to its next rung)."""
+        from nas.proxy import StateError, StateMismatchError
+
+        if job.record.rungs and state.is_file():
+            try:
+                return self.scorer.open(job.cfg, state=state)
+            except (StateError, StateMismatchError):
+                pass
+        return self.scorer.open(job.cfg)
 
     def _promotes(self, record: TrialRecord, rung: int) -> bool:
         self.sync()  # decide with every worker's results at this rung
@@ -337,7 +348,9 @@ class Worker:
             self.tally.failed += 1
             return
         try:
-            params, macs = model_stats(job.cfg)
+            from nas.models.stats import network_stats
+
+            params, macs = network_stats(job.cfg)
         except Exception as exc:  # noqa: BLE001 - counting is informative only; the score stands
             params = macs = None
             record = record.with_(reason=_one_line(f"params/MACs not counted: {type(exc).__name__}: {exc}"))
