@@ -9,6 +9,7 @@ import json
 import pytest
 
 from nas import testing
+from nas.convert import INPUT_NAME
 from nas.latency.backends import BACKENDS, BackendError, TimingPolicy, get_backend
 from nas.latency.predict import predict_latency
 from nas.latency.profile import ProfileError, export_blocks, import_csv, profile_space
@@ -108,7 +109,7 @@ def test_coreml_export_of_a_few_blocks_and_csv_import(tiny_space, tmp_path):
         import coremltools as ct
 
         spec = ct.utils.load_spec(str(out / block["file"]))
-        assert spec.description.input[0].name == "x"
+        assert spec.description.input[0].name == INPUT_NAME == on_disk["blocks"][0]["input_name"]
     csv_path = tmp_path / "timings.csv"
     with csv_path.open("w", newline="") as fh:
         writer = csv.writer(fh)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from nas.convert import CoremlMissingError
 from nas.errors import NasError, UsageError
+
+__all__ = ["CoremlMissingError", "ExportError", "OutputPathError"]
 
 
 class ExportError(NasError):
@@ -11,7 +14,3 @@ class ExportError(NasError):
 
 class OutputPathError(UsageError):
     """The output path cannot be written (missing permission, wrong suffix, a folder in the way)."""
-
-
-class CoremlMissingError(NasError):
-    """coremltools is not installed."""

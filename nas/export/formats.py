@@ -2,7 +2,8 @@
 
 Every exporter writes to a temporary path next to the target, checks the written artifact (reloads
 it and compares its output with the torch model's on a seeded input), and only then renames it to
-the final name: a failed export never leaves a half-written file under that name.
+the final name: a failed export never leaves a half-written file under that name. The conversions are
+:mod:`nas.convert`'s, the ones the latency profiler times.
 
 The models carry freshly initialised weights (seed 0): the export delivers the architecture, to be
 trained by the user's code; the output comparison proves the conversion, not the accuracy.
@@ -11,27 +12,30 @@ trained by the user's code; the output comparison proves the conversion, not the
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import logging
 import os
 import platform
 import shutil
 import sys
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nas.config import ArchConfig
-from nas.export.errors import CoremlMissingError, ExportError, OutputPathError
+from nas.convert import (
+    COREML_TARGET,
+    INPUT_NAME,
+    ONNX_OPSET,
+    OUTPUT_NAME,
+    import_coremltools,
+    quiet_coremltools,
+    quiet_tracing,
+)
+from nas.export.errors import ExportError, OutputPathError
 
-ONNX_OPSET = 18
 WEIGHT_SEED = 0
 INPUT_SEED = 1
-INPUT_NAME, OUTPUT_NAME = "input", "logits"
-COREML_TARGET = "iOS16"  # pixel_unshuffle (MobileViT unfold) needs the iOS16 opset
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ def export_model(
     out = Path(out_path)
     check_output(out, fmt)
     if fmt == "coreml":
-        _import_coremltools()  # fail in one line before any work
+        import_coremltools()  # fail in one line before any work
     if resolution is not None and resolution != cfg.resolution:
         cfg = cfg.replace(resolution=resolution)
     torch.manual_seed(WEIGHT_SEED)
@@ -216,18 +220,6 @@ def _compare(ctx: ExportContext, out: Any, runtime: str) -> None:
     )
 
 
-@contextlib.contextmanager
-def _quiet_export_warnings() -> Iterator[None]:
-    """Silence tracer warnings about shape-dependent Python branches (shapes are fixed at export)."""
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx.*")
-        yield
-
-
 # ----------------------------------------------------------------------------- formats
 @register_exporter("json")
 def _export_json(ctx: ExportContext, tmp: Path) -> None:
@@ -264,12 +256,10 @@ def _export_json(ctx: ExportContext, tmp: Path) -> None:
 def _export_onnx(ctx: ExportContext, tmp: Path) -> None:
     import onnx
     import onnxruntime as ort
-    import torch
 
-    # The legacy TorchScript-based exporter: 2-4x faster than dynamo=True here, same outputs.
-    with _quiet_export_warnings():
-        torch.onnx.export(ctx.model, (ctx.example,), str(tmp), opset_version=ONNX_OPSET, dynamo=False,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME])
+    from nas.convert import onnx_bytes
+
+    tmp.write_bytes(onnx_bytes(ctx.model, ctx.example))
     proto = onnx.load(str(tmp))
     onnx.checker.check_model(proto)
     nodes = len(proto.graph.node)
@@ -289,40 +279,15 @@ def _export_onnx(ctx: ExportContext, tmp: Path) -> None:
 def _export_torchscript(ctx: ExportContext, tmp: Path) -> None:
     import torch
 
-    with _quiet_export_warnings():
+    with quiet_tracing():
         traced = torch.jit.trace(ctx.model, ctx.example, check_trace=False)
     traced.save(str(tmp))
-    with _quiet_export_warnings():
+    with quiet_tracing():
         loaded = torch.jit.load(str(tmp)).eval()
     ctx.result.checks.append(f"traced, saved, reloaded with torch.jit.load (input {list(ctx.example.shape)})")
     with torch.no_grad():
         out = loaded(ctx.example).numpy()
     _compare(ctx, out, "reloaded TorchScript")
-
-
-def _import_coremltools() -> Any:
-    try:
-        with _quiet_coremltools():
-            import coremltools as ct
-    except ImportError as exc:
-        raise CoremlMissingError(
-            "Core ML export needs coremltools: pip install 'nas-mobile-vit[coreml]' (or coremltools>=8)"
-        ) from exc
-    return ct
-
-
-@contextlib.contextmanager
-def _quiet_coremltools() -> Iterator[None]:
-    """coremltools logs version warnings and draws progress bars: keep stderr clean, raise errors as usual."""
-    logger = logging.getLogger("coremltools")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
 
 
 def _shape(feature: Any) -> list[int]:
@@ -331,22 +296,13 @@ def _shape(feature: Any) -> list[int]:
 
 @register_exporter("coreml")
 def _export_coreml(ctx: ExportContext, tmp: Path) -> None:
-    import torch
+    from nas.convert import to_coreml
 
-    ct = _import_coremltools()
+    ct = import_coremltools()
     in_shape = list(ctx.example.shape)
-    with _quiet_export_warnings():
-        traced = torch.jit.trace(ctx.model, ctx.example, check_trace=False)
-    try:
-        with _quiet_coremltools():
-            mlmodel = ct.convert(traced, convert_to="mlprogram",
-                                 inputs=[ct.TensorType(name=INPUT_NAME, shape=tuple(in_shape))],
-                                 outputs=[ct.TensorType(name=OUTPUT_NAME)],
-                                 minimum_deployment_target=getattr(ct.target, COREML_TARGET))
-            mlmodel.save(str(tmp))
-    except Exception as exc:  # noqa: BLE001 - coremltools raises many types; name the failing op
-        raise ExportError(f"Core ML conversion failed: {type(exc).__name__}: {exc}") from exc
-    with _quiet_coremltools():
+    mlmodel = to_coreml(ctx.model, ctx.example)
+    with quiet_coremltools():
+        mlmodel.save(str(tmp))
         spec = ct.utils.load_spec(str(tmp))
     kind = spec.WhichOneof("Type")
     if kind != "mlProgram":
@@ -365,7 +321,7 @@ def _export_coreml(ctx: ExportContext, tmp: Path) -> None:
         f"input '{INPUT_NAME}' {in_shape}, output '{got_out[0][0]}' {got_out[0][1] or '(dynamic)'}"
     )
     if platform.system() == "Darwin":
-        with _quiet_coremltools():
+        with quiet_coremltools():
             loaded = ct.models.MLModel(str(tmp))
             out = loaded.predict({INPUT_NAME: ctx.example.numpy()})[got_out[0][0]]
         _compare(ctx, out, "Core ML (fp16)")

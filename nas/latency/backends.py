@@ -20,10 +20,8 @@ time budget is spent (at least ``min_runs``), median kept.
 
 from __future__ import annotations
 
-import io
 import statistics
 import time
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -119,20 +117,9 @@ class LatencyBackend(ABC):
         return time_runner(self.compile(module, example, threads=threads), policy)
 
 
-def onnx_bytes(module: Any, example: Any, *, opset: int = 17) -> bytes:
-    """Export ``module`` to ONNX in memory (legacy TorchScript exporter: fast and dependable for blocks)."""
-    import torch
-
-    buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), buf, opset_version=opset, dynamo=False,
-                          input_names=["x"], output_names=["y"])
-    return buf.getvalue()
-
-
 class OnnxRuntimeBackend(LatencyBackend):
-    """onnxruntime on the CPU: all graph optimisations, ``threads`` intra-op threads, sequential execution.
+    """onnxruntime on the CPU (:func:`nas.convert.onnx_bytes`): all graph optimisations, ``threads`` intra-op
+    threads, sequential execution.
 
     The input is uploaded once and the output bound to an ORT-allocated buffer (IOBinding), so a run
     times the graph and the call, not numpy conversions.
@@ -161,6 +148,8 @@ class OnnxRuntimeBackend(LatencyBackend):
     def compile(self, module: Any, example: Any, *, threads: int = 1) -> Runner:
         import onnxruntime as ort
 
+        from nas.convert import onnx_bytes
+
         sess = self.session(onnx_bytes(module, example), threads=threads)
         binding = sess.io_binding()
         x = ort.OrtValue.ortvalue_from_numpy(example.detach().numpy())
@@ -175,6 +164,8 @@ class OnnxRuntimeBackend(LatencyBackend):
         return run
 
     def export(self, module: Any, example: Any, path: Path) -> Path:
+        from nas.convert import onnx_bytes
+
         path.write_bytes(onnx_bytes(module, example))
         return path
 
@@ -203,7 +194,7 @@ class TorchBackend(LatencyBackend):
 
 
 class CoreMLBackend(LatencyBackend):
-    """Core ML (coremltools, mlprogram from ``torch.jit.trace``). Converts anywhere, runs only on macOS."""
+    """Core ML (:func:`nas.convert.to_coreml`: an mlprogram). Converts anywhere, runs only on macOS."""
 
     name = "coreml"
     compute_unit = "all"
@@ -216,41 +207,26 @@ class CoreMLBackend(LatencyBackend):
         return platform.system() == "Darwin"
 
     def runtime_version(self) -> str:
-        try:
-            import coremltools
-        except ImportError as exc:
-            raise BackendError("runtime 'coreml' needs coremltools (pip install 'nas-mobile-vit[coreml]')") \
-                from exc
-        return coremltools.__version__
+        from nas.convert import import_coremltools
 
-    def convert(self, module: Any, example: Any) -> Any:
-        """The ``ct.models.MLModel`` (mlprogram, fp16 compute as on device) of ``module``."""
-        import logging
-
-        import torch
-
-        self.runtime_version()
-        import coremltools as ct
-
-        for name in ("coremltools", "coremltools.converters"):
-            logging.getLogger(name).setLevel(logging.ERROR)
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(module.eval(), example, check_trace=False)
-            return ct.convert(traced, inputs=[ct.TensorType(name="x", shape=tuple(example.shape))],
-                              convert_to="mlprogram", minimum_deployment_target=ct.target.iOS16,
-                              compute_units=ct.ComputeUnit.ALL)
+        return import_coremltools().__version__
 
     def export(self, module: Any, example: Any, path: Path) -> Path:
-        self.convert(module, example).save(str(path))
+        from nas.convert import quiet_coremltools, to_coreml
+
+        model = to_coreml(module, example)
+        with quiet_coremltools():
+            model.save(str(path))
         return path
 
     def compile(self, module: Any, example: Any, *, threads: int = 1) -> Runner:
         if not self.can_time:
             raise BackendError("runtime 'coreml' can only time on macOS; use --export DIR here and "
                                "'nas profile import CSV' with the timings measured on the device")
-        model = self.convert(module, example)
-        inputs = {"x": example.detach().numpy()}
+        from nas.convert import INPUT_NAME, to_coreml
+
+        model = to_coreml(module, example)
+        inputs = {INPUT_NAME: example.detach().numpy()}
         return lambda: model.predict(inputs)
 
 

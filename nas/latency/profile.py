@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nas.convert import INPUT_NAME, ONNX_OPSET
 from nas.errors import NasError
 from nas.files import write_json
 from nas.latency.backends import LatencyBackend, TimingPolicy, get_backend
@@ -117,7 +118,8 @@ def _new_table(device: str, backend: LatencyBackend, space: Any, *, threads: int
             "space": space.name, "warmup": f"{policy.warmup_runs} runs and >= {policy.warmup_s} s",
             "repeats": f"adaptive: >= {policy.min_runs}, <= {policy.max_runs}, {policy.budget_s} s per key",
             "statistic": "median", "clock": policy.clock, "timing_policy": policy.to_dict(),
-            "export": "torch.onnx.export opset 17 (TorchScript exporter), graph optimisations all",
+            "export": f"nas.convert: torch.onnx.export opset {ONNX_OPSET} (TorchScript exporter), graph "
+                      "optimisations all",
             "complete": False,
         },
     )
@@ -308,7 +310,7 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
             backend.export(build_block(spec).eval(), example_input(spec), path)
             if progress:
                 progress(f"{i + 1}/{len(specs)} {path.name}")
-        blocks.append({"key": key, "kind": spec.kind, "file": path.name, "input_name": "x",
+        blocks.append({"key": key, "kind": spec.kind, "file": path.name, "input_name": INPUT_NAME,
                        "input_shape": [1, *spec.in_shape]})
     manifest = {
         "schema": 1, "device": device, "runtime": backend.name, "runtime_version": backend.runtime_version(),
