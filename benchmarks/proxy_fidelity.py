@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nas.config import ArchConfig  # noqa: E402
 from nas.models.builder import build_model  # noqa: E402
-from nas.models.stats import count_macs  # noqa: E402
+from nas.models.stats import count_macs, network_stats  # noqa: E402
 from nas.proxy import PROXIES, get_proxy, load_dataset  # noqa: E402
 from nas.proxy.train import TrainProxy  # noqa: E402
 
@@ -216,10 +216,8 @@ def main() -> None:
     if "archs" not in state:
         state["archs"] = {}
         for cfg in sample_archs(args.archs, seed=0):
-            model = build_model(cfg)
-            state["archs"][cfg.name] = {"config": cfg.to_dict(), "params_m": sum(
-                p.numel() for p in model.parameters()) / 1e6,
-                "macs_m": count_macs(model, (1, 3, cfg.resolution, cfg.resolution)) / 1e6}
+            params, macs = network_stats(cfg)
+            state["archs"][cfg.name] = {"config": cfg.to_dict(), "params_m": params / 1e6, "macs_m": macs / 1e6}
     state.setdefault("results", {})
 
     def save() -> None:

@@ -249,6 +249,38 @@ class ArchConfig:
             raise ConfigError(f"{path}: {exc}") from None
 
 
+# ----------------------------------------------------------------------------- identity and summary
+BUILD_FIELDS = ("stem", "stages", "head", "resolution", "num_classes", "in_chans")  # what builds a network
+
+
+def arch_id(cfg: ArchConfig) -> str:
+    """Identity of the network ``cfg`` builds: a short hash of its build fields (``BUILD_FIELDS``).
+
+    The name, the notes and the search-space choices that produced it are left out: two configs with
+    the same id build the same module at the same input size, whatever they are called.
+    """
+    import hashlib
+
+    build = {name: _to_plain(getattr(cfg, name)) for name in BUILD_FIELDS}
+    return hashlib.sha256(json.dumps(build, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def summarize(cfg: ArchConfig) -> str:
+    """One line: family, stem, each stage as ``depth mixer@channels``, and the input size.
+
+    For example ``vit: patch16@192 | 12 mhsa/3h@192 | 224px``.
+    """
+    stem = f"patch{cfg.stem.patch_size}" if cfg.stem.kind == "patch" else "conv"
+    stages = " > ".join(f"{s.depth} {_mixer_label(s.mixer)}@{s.channels}" for s in cfg.stages)
+    family = cfg.choices.get("family") or cfg.name
+    return f"{family}: {stem}@{cfg.stem.channels[-1]} | {stages} | {cfg.resolution}px"
+
+
+def _mixer_label(mixer: Any) -> str:
+    heads = getattr(mixer, "num_heads", None)
+    return f"{mixer.kind}/{heads}h" if heads else mixer.kind
+
+
 # ----------------------------------------------------------------------------- validation
 def _check_choice(value: str, accepted: tuple[str, ...], where: str) -> None:
     if value not in accepted:

@@ -96,8 +96,6 @@ class SearchSpace:
         """
         from nas.models.presets import PRESETS
 
-        if preset not in PRESETS:
-            raise UnknownNameError("preset", preset, list(PRESETS))
         p = PRESETS[preset]
         if p.family not in self.families:
             raise ConfigError(f"preset '{preset}': family '{p.family}' is not in space '{self.name}'")

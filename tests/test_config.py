@@ -98,3 +98,22 @@ def test_load_errors_name_the_file(tmp_path):
         ArchConfig.load(bad)
     with pytest.raises(ConfigError, match="no such file"):
         ArchConfig.load(tmp_path / "missing.json")
+
+
+def test_arch_id_is_what_builds_the_network():
+    from nas.config import arch_id
+
+    cfg = get_preset("deit-tiny")
+    renamed = cfg.replace(name="other", notes="a note", choices={"family": "vit", "x": 1})
+    assert arch_id(renamed) == arch_id(cfg) and len(arch_id(cfg)) == 16
+    assert arch_id(cfg.replace(resolution=160)) != arch_id(cfg)
+    assert arch_id(cfg.replace(num_classes=10)) != arch_id(cfg)
+    assert arch_id(get_preset("deit-small")) != arch_id(cfg)
+
+
+def test_summarize_is_one_line_per_config():
+    from nas.config import summarize
+
+    assert summarize(get_preset("deit-tiny")) == "vit: patch16@192 | 12 mhsa/3h@192 | 224px"
+    line = summarize(get_preset("efficientformer-l1"))
+    assert line.startswith("efficientformer: conv@48 | 3 pool@48 > ") and line.endswith("1 mhsa/8h@448 | 224px")

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from test_proxy_train import TINY
 
 from nas.cli import cli
-from nas.proxy import DataError
+from nas.proxy import DataError, get_proxy
 
 
 @pytest.fixture()
@@ -52,3 +52,24 @@ def test_proxy_bad_inputs_raise_usage_errors(tmp_path, tiny_json):
     assert isinstance(res.exception, UnknownNameError)
     res = CliRunner().invoke(cli, ["proxy", tiny_json, "--proxy", "zico", "--epochs", "1"])
     assert isinstance(res.exception, UsageError)
+
+
+def test_proxy_without_options_is_the_default_signal(tiny_json):
+    """`nas proxy ARCH` = DEFAULT_PROXY with its own defaults on DEFAULT_DATA: what `nas search` uses."""
+    from nas.proxy import DEFAULT_DATA, DEFAULT_PROXY, PROXIES
+
+    res = CliRunner().invoke(cli, ["proxy", tiny_json, "--train-device", "cpu", "--json"], catch_exceptions=False)
+    out = json.loads(res.stdout)
+    assert res.exit_code == 0 and out["proxy"] == DEFAULT_PROXY and out["data"] == DEFAULT_DATA
+    assert out["options"] == PROXIES[DEFAULT_PROXY].defaults()
+    assert out["metric"] == PROXIES[DEFAULT_PROXY].metric and out["kind"] == PROXIES[DEFAULT_PROXY].kind
+    assert out["details"]["device"] == "cpu" and out["cpu_seconds"] > 0
+    if PROXIES[DEFAULT_PROXY].trains:
+        assert [r["steps"] for r in out["details"]["rungs"]] == get_proxy(DEFAULT_PROXY).rungs
+
+
+def test_proxy_opt_reaches_the_proxy(tiny_json):
+    res = CliRunner().invoke(cli, ["proxy", tiny_json, "--proxy", "sotl", "--proxy-opt", "steps=3",
+                                   "--proxy-opt", "window=1", "--json"], catch_exceptions=False)
+    out = json.loads(res.stdout)
+    assert out["options"]["steps"] == 3 and out["options"]["window"] == 1.0 and out["kind"] == "loss-based score"

@@ -64,12 +64,14 @@ def test_huge_learning_rate_fails_cleanly(tiny, digits):
 
 def test_wall_clock_cap_stops_early_and_says_so(tiny, digits):
     r = TrainProxy(steps=1000, batch_size=32, max_seconds=0.0).evaluate(tiny, digits, seed=0)
-    assert r.ok and "wall-clock cap" in r.reason and r.details["steps_done"] == 1
+    assert r.ok and "wall-clock cap" in r.reason and r.details["steps"] == 1
 
 
 def test_epochs_set_the_step_budget(digits):
-    assert TrainProxy(epochs=2, batch_size=64).num_steps(digits) == math.ceil(2 * 256 / 64)
-    assert TrainProxy(steps=7).num_steps(digits) == 7
+    from nas.proxy.train import epochs_to_steps
+
+    assert epochs_to_steps(2, train_images=len(digits.train_y), batch_size=64) == math.ceil(2 * 256 / 64)
+    assert TrainProxy(steps=7).rungs[-1] == 7
 
 
 def test_proxy_resolution_rounds_up_to_the_stride():

@@ -10,7 +10,7 @@ import torch
 from test_proxy_train import TINY
 
 from nas.config import ArchConfig
-from nas.proxy import DEFAULT_PROXY, PROXIES, ProxyResult, get_proxy, load_dataset
+from nas.proxy import DEFAULT_PROXY, PROXIES, SCORE_KINDS, ProxyResult, get_proxy, load_dataset
 from nas.proxy.zero_cost import NaswotProxy, ZiCoProxy
 
 
@@ -25,7 +25,7 @@ def digits():
 
 
 def fast_options(name: str) -> dict:
-    return {"steps": 2, "batch_size": 16} if name == "train" else {"batch_size": 16}
+    return {"steps": 2, "batch_size": 16} if PROXIES[name].trains else {"batch_size": 16}
 
 
 @pytest.mark.parametrize("name", list(PROXIES))
@@ -35,7 +35,10 @@ def test_every_proxy_keeps_the_contract(name, tiny, digits):
     a, b = p.evaluate(tiny, digits, seed=0), p.evaluate(tiny, digits, seed=0)
     assert isinstance(a, ProxyResult) and a.ok and a.proxy == name and a.name == "tiny"
     assert math.isfinite(a.score) and a.score == b.score
-    assert (a.final_loss is not None) == (name == "train")
+    assert (a.final_loss is not None) == p.trains
+    assert p.metric and p.kind in SCORE_KINDS and (a.metric, a.kind) == (p.metric, p.kind)
+    d = a.to_dict()
+    assert (d["metric"], d["kind"]) == (p.metric, p.kind) and d["cpu_seconds"] > 0 and d["details"]["device"] == "cpu"
 
 
 def test_default_proxy_is_registered():

@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from nas.cli.common import emit_json, load_arch, stdout
+from nas.space import DEFAULT_SPACE
 
 
 @click.command()
@@ -61,7 +62,7 @@ def space() -> None:
 
 
 @space.command("show")
-@click.argument("name", default="hybrid-vit")
+@click.argument("name", default=DEFAULT_SPACE)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def space_show(name: str, as_json: bool) -> None:
     """Show the choices of space NAME (a shipped name or a YAML path)."""
@@ -90,14 +91,12 @@ def arch() -> None:
     """Inspect an architecture (preset name or config JSON)."""
 
 
-def _stage_rows(model: Any, block_macs: list[int]) -> list[dict[str, Any]]:
-    from nas.models.stats import count_params
-
+def _stage_rows(model: Any, stats: list[tuple[int, int]]) -> list[dict[str, Any]]:
     cfg = model.cfg
     rows: dict[int, dict[str, Any]] = {}
-    for spec, block, macs in zip(model.specs, model, block_macs):
+    for spec, (params, macs) in zip(model.specs, stats):
         row = rows.setdefault(spec.stage, {"stage": spec.stage, "params": 0, "macs": 0, "blocks": 0})
-        row["params"] += count_params(block)
+        row["params"] += params
         row["macs"] += macs
         row["blocks"] += 1
         row["out_shape"] = list(spec.out_shape)
@@ -116,22 +115,6 @@ def _stage_rows(model: Any, block_macs: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def _block_macs(model: Any, resolution: int) -> list[int]:
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    model.eval()
-    macs = []
-    x = torch.zeros(1, model.cfg.in_chans, resolution, resolution)
-    with torch.no_grad():
-        for block in model:
-            counter = FlopCounterMode(display=False)
-            with counter:
-                x = block(x)
-            macs.append(counter.get_total_flops() // 2)
-    return macs
-
-
 @arch.command("show")
 @click.argument("ref")
 @click.option("--resolution", type=int, default=None, help="Input size (default: the config's deploy resolution).")
@@ -139,15 +122,15 @@ def _block_macs(model: Any, resolution: int) -> list[int]:
 def arch_show(ref: str, resolution: int | None, as_json: bool) -> None:
     """Params, MACs and per-stage summary of REF (a preset name or a config JSON file)."""
     from nas.models.builder import build_model
-    from nas.models.stats import count_params
+    from nas.models.stats import block_stats
 
     cfg = load_arch(ref)
     if resolution is not None:
         cfg = cfg.replace(resolution=resolution)  # validates divisibility, one-line error otherwise
     model = build_model(cfg)
-    block_macs = _block_macs(model, cfg.resolution)
-    params, macs = count_params(model), sum(block_macs)
-    stages = _stage_rows(model, block_macs)
+    stats = block_stats(model, (1, cfg.in_chans, cfg.resolution, cfg.resolution))
+    params, macs = sum(p for p, _ in stats), sum(m for _, m in stats)
+    stages = _stage_rows(model, stats)
     if as_json:
         emit_json({"name": cfg.name, "params": params, "macs": macs, "resolution": cfg.resolution,
                    "total_stride": cfg.total_stride, "blocks": len(model.specs), "stages": stages,

@@ -10,8 +10,10 @@ from typing import Any
 import click
 
 from nas.cli.common import emit_json, load_arch, stderr, stdout
+from nas.latency.backends import BACKENDS
+from nas.space import DEFAULT_SPACE
 
-RUNTIMES = ("onnxruntime", "torch", "coreml")  # nas.latency.backends.BACKENDS (kept here: no heavy import)
+RUNTIMES = BACKENDS.names()  # --runtime choices: the backend registry (light: no runtime is imported here)
 TABLES_OPTION = click.option("--tables", "tables_dir", type=click.Path(file_okay=False, path_type=Path),
                              default=None, help="Folder of latency tables searched first (also $NAS_TABLES_DIR).")
 
@@ -313,7 +315,7 @@ class _progress_lines:
 @click.group("profile", invoke_without_command=True)
 @click.option("--device", default=None, help="Name of the table to write (file <device>.json).")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="onnxruntime", show_default=True)
-@click.option("--space", "space_name", default="hybrid-vit", show_default=True, help="Search space name or YAML.")
+@click.option("--space", "space_name", default=DEFAULT_SPACE, show_default=True, help="Search space name or YAML.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runtime intra-op threads (1 is repeatable on shared machines).")
 @click.option("--budget-s", type=click.FloatRange(min=0.001), default=0.3, show_default=True,
@@ -398,7 +400,7 @@ class _ProfileProgress:
 @click.argument("csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--device", required=True, help="Name of the table to write.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="coreml", show_default=True)
-@click.option("--space", "space_name", default="hybrid-vit", show_default=True)
+@click.option("--space", "space_name", default=DEFAULT_SPACE, show_default=True)
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="manifest.json written by --export (its settings go into the provenance).")
 @click.option("--compute-unit", default="all", show_default=True)

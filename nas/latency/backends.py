@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from nas.errors import NasError, UnknownNameError
+from nas.errors import NasError
+from nas.registry import Registry
 
 Runner = Callable[[], Any]
 
@@ -229,13 +230,11 @@ class CoreMLBackend(LatencyBackend):
         return lambda: model.predict(inputs)
 
 
-BACKENDS: dict[str, type[LatencyBackend]] = {
-    cls.name: cls for cls in (OnnxRuntimeBackend, TorchBackend, CoreMLBackend)
-}
+BACKENDS: Registry[type[LatencyBackend]] = Registry("runtime")
+for _backend in (OnnxRuntimeBackend, TorchBackend, CoreMLBackend):
+    BACKENDS.register(_backend.name, _backend)
 
 
 def get_backend(name: str) -> LatencyBackend:
-    """An instance of the backend registered as ``name``."""
-    if name not in BACKENDS:
-        raise UnknownNameError("runtime", name, list(BACKENDS))
+    """An instance of the backend registered as ``name`` (UnknownNameError lists the known ones)."""
     return BACKENDS[name]()

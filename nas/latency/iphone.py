@@ -366,12 +366,11 @@ def validate_published(table: Any, rows: Iterable[PublishedRow] | None = None) -
     ``params_spearman``, ``samples``) cover the reference protocol's fit rows; ``all_protocols``
     repeats them over every fit row with its protocol's scale applied; ``excluded`` lists the rows
     never fitted, with their errors and reasons. ``rows`` gives the per-row details. The
-    FLOPs/params baselines rank the rebuilt networks by ``count_macs`` / ``count_params``.
+    FLOPs/params baselines rank the rebuilt networks by their MACs / parameters (``network_stats``).
     """
     from scipy.stats import kendalltau, spearmanr
 
-    from nas.models.builder import build_model
-    from nas.models.stats import count_macs, count_params
+    from nas.models.stats import network_stats
 
     rows = [r for r in (load_rows() if rows is None else rows) if r.role != "prior"]
     scales = table.provenance.get("protocol_scales", {})
@@ -380,9 +379,8 @@ def validate_published(table: Any, rows: Iterable[PublishedRow] | None = None) -
     for r in rows:
         if r.arch not in cache:
             cfg = r.config()
-            model = build_model(cfg)
-            cache[r.arch] = (predict_ms(table, cfg), count_macs(model, (1, 3, cfg.resolution, cfg.resolution)) / 1e9,
-                             count_params(model) / 1e6)
+            params, macs = network_stats(cfg)
+            cache[r.arch] = (predict_ms(table, cfg), macs / 1e9, params / 1e6)
         ms, macs_g, params_m = cache[r.arch]
         scale = float(scales.get(r.protocol, 1.0))
         pred = ms * scale

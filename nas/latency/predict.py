@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.config import ArchConfig
+from nas.files import write_json
 from nas.latency.table import LatencyTable
 from nas.models.plan import plan
 
@@ -122,10 +123,7 @@ def min_latency(space: Any, table: LatencyTable) -> tuple[float, dict[str, Any]]
             if ms < best_ms:
                 best_ms, best = ms, params
         try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"latency_ms": best_ms, "params": best}))
-            tmp.replace(cache_file)
+            write_json(cache_file, {"latency_ms": best_ms, "params": best}, indent=None)
         except OSError:
             pass  # a read-only home only costs the recomputation next time
     _MIN_CACHE[cache_key] = (best_ms, dict(best))

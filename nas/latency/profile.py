@@ -31,6 +31,7 @@ from typing import Any
 
 from nas.convert import INPUT_NAME, ONNX_OPSET
 from nas.errors import NasError
+from nas.files import write_json
 from nas.latency.backends import LatencyBackend, TimingPolicy, get_backend
 from nas.latency.host import host_fingerprint
 from nas.latency.table import LatencyTable, read_table, save_table
@@ -80,13 +81,14 @@ def measure_block(spec: BlockSpec, backend: LatencyBackend, *, threads: int, pol
     import torch
 
     from nas.models.builder import build_block, example_input
+    from nas.models.stats import count_params
 
     torch.manual_seed(0)
     module = build_block(spec).eval()
     timing = backend.measure(module, example_input(spec, batch), threads=threads, policy=policy)
     return {"raw_ms": round(timing.median_ms, 5), "p25_ms": round(timing.p25_ms, 5),
             "p75_ms": round(timing.p75_ms, 5), "runs": timing.runs,
-            "params": sum(p.numel() for p in module.parameters())}
+            "params": count_params(module)}
 
 
 def measure_network(cfg: Any, backend: LatencyBackend, *, threads: int, policy: TimingPolicy,
@@ -317,8 +319,6 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
     Files already there are kept (an interrupted export resumes). The user times each model on their
     device and writes a CSV ``key,ms``, which :func:`import_csv` turns into a ``measured`` table.
     """
-    import json
-
     import torch
 
     from nas.models.builder import build_block, example_input
@@ -343,9 +343,7 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
         "date": _now(), "csv_format": "header 'key,ms'; one row per block key; ms = median latency of one call",
         "blocks": blocks,
     }
-    tmp = out_dir / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    tmp.replace(out_dir / "manifest.json")
+    write_json(out_dir / "manifest.json", manifest, indent=1)
     return manifest
 
 

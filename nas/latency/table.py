@@ -43,13 +43,13 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nas.errors import NasError, UnknownNameError
+from nas.files import write_json
 
 SCHEMA_VERSION = 1
 METHODS = ("measured", "calibrated", "estimated")
@@ -317,21 +317,6 @@ def load_table(device: str, tables_dir: str | Path | None = None) -> LatencyTabl
 
 def save_table(table: LatencyTable, path: str | Path) -> Path:
     """Write ``table`` to ``path`` atomically (temp file + rename): a crash never leaves half a table."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(table.to_dict(), indent=1, sort_keys=False, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a table is a normal, shareable file
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = write_json(path, table.to_dict(), indent=1, sort_keys=False, allow_nan=False)
     table.path = path
     return path

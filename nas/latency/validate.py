@@ -149,13 +149,11 @@ def validate_table(table: LatencyTable, *, space: Any = None, samples: int = 50,
         raise UsageError(f"table '{table.device}' is a {table.runtime} table, which cannot be timed on this machine; "
                          "validate it on the device (its calibration's leave-one-out error is in `nas devices "
                          "--json`)")
-    import torch
     from scipy.stats import spearmanr
 
     from nas.latency.calibrate import fitted_configs
     from nas.latency.profile import calibration_configs, network_policy
-    from nas.models.builder import build_model
-    from nas.models.stats import count_macs, count_params
+    from nas.models.stats import network_stats
 
     space = table_space(table, space)
     count = table.provenance.get("calibration", {}).get("count", 0)
@@ -169,13 +167,11 @@ def validate_table(table: LatencyTable, *, space: Any = None, samples: int = 50,
         pred = predict_latency(cfg, table).total_ms
         predict_ms_cost = (time.perf_counter() - predict_started) * 1e3
         meas = measure_latency(cfg, runtime=table.runtime, threads=table.threads or 1, policy=policy)
-        model = build_model(cfg).eval()
-        with torch.no_grad():
-            macs = count_macs(model, (1, cfg.in_chans, cfg.resolution, cfg.resolution))
+        params_count, macs = network_stats(cfg)
         rows.append({"name": cfg.name, "family": params["family"], "params": params,
                      "predicted_ms": round(pred, 4), "measured_ms": meas["latency_ms"],
                      "error_pct": round(100 * (pred - meas["latency_ms"]) / meas["latency_ms"], 2),
-                     "macs_g": round(macs / 1e9, 4), "params_m": round(count_params(model) / 1e6, 4),
+                     "macs_g": round(macs / 1e9, 4), "params_m": round(params_count / 1e6, 4),
                      "predict_call_ms": round(predict_ms_cost, 4)})
         if progress:
             progress(f"{i + 1}/{samples} {params['family']}: predicted {pred:.2f} ms, measured "

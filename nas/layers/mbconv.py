@@ -6,15 +6,7 @@ import torch
 from torch import nn
 
 from nas.layers.conv import ConvNormAct
-
-
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """Round ``value`` to a multiple of ``divisor``, never more than 10% below it (ml-cvnets)."""
-    min_value = min_value or divisor
-    new_value = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if new_value < 0.9 * value:
-        new_value += divisor
-    return new_value
+from nas.layers.helpers import make_divisible
 
 
 class InvertedResidual(nn.Module):

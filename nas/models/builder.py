@@ -20,19 +20,11 @@ from nas.layers.mlp import ConvFFN, Mlp
 from nas.layers.mobilevit import MobileViTBlock, MobileViTv2Block
 from nas.layers.stems import ConvStem, PatchStem
 from nas.models.plan import BlockSpec, plan
+from nas.registry import Registry
 
 BlockBuilder = Callable[[BlockSpec], nn.Module]
-BLOCK_BUILDERS: dict[str, BlockBuilder] = {}
-
-
-def register_block(kind: str) -> Callable[[BlockBuilder], BlockBuilder]:
-    """Register the function that builds blocks of ``kind`` from their spec."""
-
-    def deco(fn: BlockBuilder) -> BlockBuilder:
-        BLOCK_BUILDERS[kind] = fn
-        return fn
-
-    return deco
+BLOCK_BUILDERS: Registry[BlockBuilder] = Registry("block kind")
+register_block = BLOCK_BUILDERS.register  # @register_block("kind"): builds blocks of that kind from their spec
 
 
 def build_block(spec: BlockSpec) -> nn.Module:

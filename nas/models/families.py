@@ -26,20 +26,12 @@ from nas.config import (
     StemConfig,
 )
 from nas.errors import ConfigError
-from nas.layers.mbconv import make_divisible
+from nas.layers.helpers import make_divisible
+from nas.registry import Registry
 
 FamilyBuilder = Callable[..., ArchConfig]
-FAMILIES: dict[str, FamilyBuilder] = {}
-
-
-def register_family(name: str) -> Callable[[FamilyBuilder], FamilyBuilder]:
-    """Register a family builder under ``name`` (the space YAML refers to it by that name)."""
-
-    def deco(fn: FamilyBuilder) -> FamilyBuilder:
-        FAMILIES[name] = fn
-        return fn
-
-    return deco
+FAMILIES: Registry[FamilyBuilder] = Registry("family")
+register_family = FAMILIES.register  # @register_family("name"): the space YAML refers to it by that name
 
 
 def _pick(table: dict[str, Any], key: str, what: str) -> Any:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nas.config import ArchConfig
-from nas.errors import UnknownNameError
 from nas.models.families import build_family
+from nas.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -59,16 +59,16 @@ _PRESET_LIST = [
     Preset("litv2-s", "litv2", {"embed_dim": 96, "depths": [2, 2, 6, 2], "alpha": 0.9, "window": 2},
            224, 28.0, 3.7, _LIT),
 ]
-PRESETS: dict[str, Preset] = {p.name: p for p in _PRESET_LIST}
+PRESETS: Registry[Preset] = Registry("preset")
+for _preset in _PRESET_LIST:
+    PRESETS.register(_preset.name, _preset)
 
 
 def get_preset(name: str) -> ArchConfig:
     """The ArchConfig of preset ``name``; UnknownNameError lists the known ones."""
-    if name not in PRESETS:
-        raise UnknownNameError("preset", name, list(PRESETS))
     return PRESETS[name].config
 
 
 def list_presets() -> list[str]:
     """Names of every preset, in registration order."""
-    return list(PRESETS)
+    return PRESETS.names()

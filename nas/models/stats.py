@@ -1,6 +1,10 @@
-"""Parameter and MAC counts of built networks."""
+"""Parameter and MAC counts of built networks: the one counter every command and benchmark uses."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,10 +22,45 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     Counted by torch's FlopCounterMode over matmuls, convolutions and attention kernels
     (FLOPs / 2); element-wise ops are not counted, as in the papers' MAC figures.
     """
-    was_training = model.training
-    model.eval()
+    with _eval(model):
+        _, macs = _forward_macs(model, torch.zeros(input_shape))
+    return macs
+
+
+def block_stats(blocks: nn.Sequential, input_shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(parameters, MACs) of each module of the chain ``blocks`` (a built Network), fed one after another
+    from a zero input of ``input_shape`` (batch included); MACs as in :func:`count_macs`."""
+    out = []
+    x = torch.zeros(input_shape)
+    with _eval(blocks):
+        for block in blocks:
+            x, macs = _forward_macs(block, x)
+            out.append((count_params(block), macs))
+    return out
+
+
+def _forward_macs(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
-        model(torch.zeros(input_shape))
-    model.train(was_training)
-    return counter.get_total_flops() // 2
+        y = module(x)
+    return y, counter.get_total_flops() // 2
+
+
+@contextmanager
+def _eval(model: nn.Module) -> Iterator[None]:
+    """Eval mode for the count, the model's own mode restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def network_stats(cfg: Any, *, resolution: int | None = None) -> tuple[int, int]:
+    """(parameters, MACs) of the ArchConfig ``cfg`` built at ``resolution`` (default: its own), batch 1."""
+    from nas.models.builder import build_model
+
+    model = build_model(cfg, resolution=resolution)
+    res = model.cfg.resolution
+    return count_params(model), count_macs(model, (1, model.cfg.in_chans, res, res))

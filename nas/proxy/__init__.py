@@ -1,39 +1,56 @@
 """Accuracy proxies: rank candidate architectures by short training on real data or training-free scores.
 
-Public API (used by ``nas search``):
+Public API (used by ``nas search`` and ``nas proxy``):
 
-- ``PROXIES``: registry name -> proxy class; ``get_proxy(name, **options)`` makes one
-  (``PROXIES[name](**options)``); every proxy has ``.name`` and
-  ``.evaluate(cfg, data, *, seed) -> ProxyResult``; higher score = better.
-- ``DEFAULT_PROXY``: the proxy that ranked best per unit of time in benchmarks/proxy_fidelity.py.
+- ``PROXIES``: registry name -> proxy class; ``get_proxy(name, **options)`` makes one, refusing unknown
+  names and options, wrong types and out-of-range values (one-line UsageErrors). Every proxy has ``.name``,
+  ``.metric`` and ``.kind`` (what its score is), ``.options`` (every option, defaults included) and
+  ``.evaluate(cfg, data, *, seed, device=None) -> ProxyResult``; higher score = better.
+- Training proxies (``.trains``) also have ``.rungs`` (ascending step counts, the last the full budget) and
+  ``.open(cfg, data, *, seed, device=None, state=None) -> TrainSession`` (``advance(steps)``, ``save(path)``)
+  for multi-fidelity search.
+- ``DEFAULT_PROXY`` with its class's default options is the signal the search uses by default, and what
+  ``nas proxy ARCH`` computes without options.
+- ``resolve_train_device(name)``: ``auto`` | ``cpu`` | ``cuda[:N]`` | ``mps`` -> torch.device.
 - ``load_dataset(spec, *, seed=0) -> Dataset``: ``digits`` (default), ``cifar10:DIR``, ``folder:DIR``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from nas.errors import UnknownNameError
-from nas.proxy.base import Proxy, ProxyResult, proxy_resolution
+from nas.proxy.base import SCORE_KINDS, Proxy, ProxyResult, proxy_resolution
 from nas.proxy.data import DataError, Dataset, load_dataset
-from nas.proxy.train import TrainProxy
+from nas.proxy.device import DeviceError, resolve_train_device
+from nas.proxy.options import ProxyOptionError, parse_option_pairs
+from nas.proxy.session import StateError, StateMismatchError, TrainSession
+from nas.proxy.train import SotlProxy, TrainProxy
 from nas.proxy.zero_cost import NaswotProxy, ParamsProxy, SynflowProxy, ZiCoProxy
 
-PROXIES: dict[str, type[Proxy]] = {p.name: p for p in (TrainProxy, ZiCoProxy, NaswotProxy, SynflowProxy,
-                                                       ParamsProxy)}
+PROXIES: dict[str, type[Proxy]] = {p.name: p for p in (TrainProxy, SotlProxy, ZiCoProxy, NaswotProxy,
+                                                       SynflowProxy, ParamsProxy)}
 # Highest Kendall tau against 10x longer training in benchmarks/results/proxy_fidelity_40.md (22 hybrid-vit
 # networks on CIFAR-10, 40 vs 400 steps, seed ceiling 0.81): 40-step training 0.52, naswot 0.27, params 0.10,
 # synflow -0.03, zico -0.18, at ~7 s per candidate on one core, affordable for a search of tens of candidates.
-# (A first, underpowered run with 16 vs 160 steps, ceiling 0.65, had ranked synflow first:
-# benchmarks/results/proxy_fidelity.md.)
 DEFAULT_PROXY = "train"
 DEFAULT_DATA = "digits"
 
 
-def get_proxy(name: str, **options) -> Proxy:
-    """A proxy by registry name, built with its keyword ``options`` (steps, resolution, ...)."""
+def get_proxy(name: str, **options: Any) -> Proxy:
+    """The proxy registered as ``name``, with ``options`` (the rest at the proxy's defaults).
+
+    Raises:
+        UnknownNameError: no proxy of that name (the known ones are listed).
+        ProxyOptionError: an option the proxy does not take (the accepted ones are listed), a wrong type or
+            an out-of-range value (e.g. ``steps=0``).
+    """
     if name not in PROXIES:
         raise UnknownNameError("proxy", name, list(PROXIES))
     return PROXIES[name](**options)
 
 
-__all__ = ["DEFAULT_DATA", "DEFAULT_PROXY", "PROXIES", "DataError", "Dataset", "Proxy", "ProxyResult",
-           "TrainProxy", "get_proxy", "load_dataset", "proxy_resolution"]
+__all__ = ["DEFAULT_DATA", "DEFAULT_PROXY", "PROXIES", "SCORE_KINDS", "DataError", "Dataset", "DeviceError",
+           "Proxy", "ProxyOptionError", "ProxyResult", "SotlProxy", "StateError", "StateMismatchError",
+           "TrainProxy", "TrainSession", "get_proxy", "load_dataset", "parse_option_pairs", "proxy_resolution",
+           "resolve_train_device"]

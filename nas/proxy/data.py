@@ -66,9 +66,9 @@ class Dataset:
         return int(self.train_x.shape[-1])
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 (B, C, H, W) -> float32 normalised with the training split's statistics."""
-        mean = torch.tensor(self.mean, dtype=torch.float32)[:, None, None]
-        std = torch.tensor(self.std, dtype=torch.float32)[:, None, None]
+        """uint8 (B, C, H, W) -> float32 normalised with the training split's statistics (on x's device)."""
+        mean = torch.tensor(self.mean, dtype=torch.float32, device=x.device)[:, None, None]
+        std = torch.tensor(self.std, dtype=torch.float32, device=x.device)[:, None, None]
         return (x.float() / 255.0 - mean) / std
 
     def subset(self, *, max_train: int | None = None, max_val: int | None = None, seed: int = 0) -> Dataset:

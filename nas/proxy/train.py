@@ -1,156 +1,146 @@
-"""The short-training proxy: train the candidate briefly at a small resolution, report validation top-1."""
+"""Training proxies: train the candidate briefly at a small resolution, in rungs, and score what it learned.
+
+``train`` scores validation top-1; ``sotl`` scores the training losses of the last steps (SoTL-E, Ru et
+al., "Speedy Performance Estimation for Neural Architecture Search", NeurIPS 2021). Both train the same
+way, resumably (``open`` -> TrainSession), and define the fidelity schedule ``rungs`` a multi-fidelity
+search promotes candidates along.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 
 from nas.config import ArchConfig
-from nas.models.builder import build_model
-from nas.proxy.base import Proxy, ProxyResult, is_oom, proxy_resolution, torch_threads
+from nas.proxy.base import Proxy, ProxyResult, Stopwatch, is_oom, proxy_resolution
 from nas.proxy.data import Dataset
-from nas.proxy.transforms import random_crop, random_hflip, resize
+from nas.proxy.device import resolve_train_device
+from nas.proxy.options import Option
+from nas.proxy.session import TrainSession
 
 
 class TrainProxy(Proxy):
-    """Short training (AdamW, warm-up + cosine, crop/flip, label smoothing); score = validation top-1.
+    """Short training (AdamW, warm-up + cosine over ``steps``, crop/flip, label smoothing); score =
+    validation top-1 (BatchNorm statistics re-estimated on the trained weights).
 
-    Args:
-        steps: optimiser steps (the budget); ignored when ``epochs`` is given.
-        epochs: passes over the training split; sets steps = ceil(epochs * N / batch_size).
-        batch_size: images per step.
-        lr, weight_decay: AdamW settings (peak learning rate after a linear warm-up of 10% of the steps).
-        label_smoothing: of the cross-entropy loss.
-        resolution: requested input side; the smallest multiple of the total stride >= it is used.
-        max_seconds: optional wall-clock cap on the training loop (breaks determinism when it triggers;
-            the result says so in ``reason``).
-        threads: torch intra-op threads while evaluating (fixed for determinism; None keeps torch's).
-        eval_batch: images per forward pass during validation.
+    Options: ``steps`` (the budget and the learning-rate schedule's horizon), ``batch_size``, ``lr`` (peak,
+    after a linear warm-up over 10% of the steps), ``weight_decay``, ``label_smoothing``, ``resolution``,
+    ``eta`` and ``min_steps`` (the rungs), ``max_seconds`` (a wall-clock cap that breaks determinism when it
+    triggers; the result says so), ``threads``, ``eval_batch``.
     """
 
     name = "train"
+    metric = "validation top-1"
+    kind = "accuracy"
+    trains = True
+    OPTIONS: ClassVar[dict[str, Option]] = {
+        **Proxy.OPTIONS,
+        "steps": Option(int, 40, 0, doc="optimiser steps: the full budget, last rung, schedule horizon"),
+        "batch_size": Option(int, 64, 0, doc="images per step"),
+        "lr": Option(float, 2e-3, 0, doc="peak AdamW learning rate"),
+        "weight_decay": Option(float, 0.05, 0, strict=False, doc="AdamW weight decay"),
+        "label_smoothing": Option(float, 0.1, 0, strict=False, maximum=0.99, doc="of the cross-entropy"),
+        "eta": Option(int, 3, 1, trajectory=False, doc="budget ratio between consecutive rungs"),
+        "min_steps": Option(int, 10, 0, trajectory=False, doc="smallest rung"),
+        "max_seconds": Option(float, None, 0, strict=False, trajectory=False,
+                              doc="wall-clock cap per candidate (at least one step is taken per advance)"),
+        "eval_batch": Option(int, 250, 0, trajectory=False, doc="images per forward pass when scoring"),
+    }
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    label_smoothing: float
+    eta: int
+    min_steps: int
+    max_seconds: float | None
+    eval_batch: int
+    resolution: int
+    threads: int | None
 
-    def __init__(self, *, steps: int = 100, epochs: float | None = None, batch_size: int = 64,
-                 lr: float = 2e-3, weight_decay: float = 0.05, label_smoothing: float = 0.1,
-                 resolution: int = 32, max_seconds: float | None = None, threads: int | None = 1,
-                 eval_batch: int = 250):
-        super().__init__(resolution=resolution, threads=threads)
-        self.steps, self.epochs, self.batch_size = steps, epochs, batch_size
-        self.lr, self.weight_decay, self.label_smoothing = lr, weight_decay, label_smoothing
-        self.max_seconds, self.eval_batch = max_seconds, eval_batch
+    @property
+    def rungs(self) -> list[int]:
+        """Ascending step counts at which a candidate is scored: ``steps / eta^k`` (rounded up) down to
+        ``min_steps``; the last is ``steps``, the full budget."""
+        rungs = [self.steps]
+        while (lower := math.ceil(rungs[0] / self.eta)) >= self.min_steps and lower < rungs[0]:
+            rungs.insert(0, lower)
+        return rungs
 
-    def num_steps(self, data: Dataset) -> int:
-        """The step budget for ``data`` (from epochs when given)."""
-        if self.epochs is not None:
-            return max(1, math.ceil(self.epochs * len(data.train_y) / self.batch_size))
-        return max(1, self.steps)
+    def open(self, cfg: ArchConfig, data: Dataset, *, seed: int, device: torch.device | str | None = None,
+             state: str | Path | None = None) -> TrainSession:
+        """A training session of ``cfg`` on ``data``: no step done, or resumed from the saved ``state``.
 
-    def evaluate(self, cfg: ArchConfig, data: Dataset, *, seed: int = 0) -> ProxyResult:
-        start = time.perf_counter()
-        res = proxy_resolution(cfg, self.resolution)
-        steps = self.num_steps(data)
-        details = {"steps": steps, "resolution": res, "batch_size": self.batch_size, "seed": seed}
-        with torch_threads(self.threads):
-            try:
-                return self._run(cfg, data, seed=seed, res=res, steps=steps, start=start, details=details)
-            except Exception as exc:
-                if not is_oom(exc):
-                    raise
-                return self.failed(cfg, f"out of memory: {exc}".strip()[:300], time.perf_counter() - start,
-                                   **details)
+        Raises:
+            StateMismatchError: ``state`` was saved for another config, seed, dataset or options.
+            StateError: ``state`` cannot be read.
+            DeviceError: ``device`` is unknown or absent.
+        """
+        return TrainSession(self, cfg, data, seed=seed, device=_device(device), state=state)
 
-    def _run(self, cfg: ArchConfig, data: Dataset, *, seed: int, res: int, steps: int, start: float,
-             details: dict) -> ProxyResult:
-        torch.manual_seed(seed)
-        model = build_model(cfg, resolution=res, num_classes=data.num_classes)
-        details["params"] = sum(p.numel() for p in model.parameters())
-        decay = [p for p in model.parameters() if p.ndim > 1]
-        no_decay = [p for p in model.parameters() if p.ndim <= 1]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0.0}], lr=self.lr)
-        warmup = max(1, steps // 10)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _warmup_cosine(s, warmup, steps))
-        g = torch.Generator().manual_seed(seed)
-        n = len(data.train_y)
-        order, pos = torch.randperm(n, generator=g), 0
-        losses: list[float] = []
-        model.train()
-        for step in range(steps):
-            if pos + self.batch_size > n:
-                order, pos = torch.randperm(n, generator=g), 0
-            idx = order[pos:pos + self.batch_size]
-            pos += self.batch_size
-            x = data.normalize(data.train_x[idx])  # (B, C, S, S)
-            x = random_crop(x, padding=max(1, x.shape[-1] // 8), generator=g)
-            if data.hflip:
-                x = random_hflip(x, generator=g)
-            x = resize(x, res)
-            loss = F.cross_entropy(model(x), data.train_y[idx], label_smoothing=self.label_smoothing)
-            if not torch.isfinite(loss):
-                return self.failed(cfg, f"non-finite loss ({loss.item()}) at step {step + 1}/{steps}",
-                                   time.perf_counter() - start, **details)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-            over_time = self.max_seconds is not None and time.perf_counter() - start > self.max_seconds
-            if over_time and step + 1 < steps:
-                details["reason"] = f"wall-clock cap {self.max_seconds:g}s hit after {step + 1}/{steps} steps"
-                details["steps_done"] = step + 1
+    def evaluate(self, cfg: ArchConfig, data: Dataset, *, seed: int = 0, device: torch.device | str | None = None,
+                 on_rung: Callable[[ProxyResult], None] | None = None) -> ProxyResult:
+        """Train through every rung to the full budget (``on_rung`` sees each rung's result); the final
+        result lists each rung's score in ``details["rungs"]``."""
+        try:
+            session = self.open(cfg, data, seed=seed, device=device)
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            res = proxy_resolution(cfg, self.resolution)
+            return self.failed(cfg, f"out of memory: {exc}".strip()[:300], Stopwatch(), steps=0, resolution=res)
+        rungs: list[dict[str, Any]] = []
+        for steps in self.rungs:
+            result = session.advance(steps)
+            if on_rung is not None:
+                on_rung(result)
+            rungs.append({"steps": result.details["steps"], "score": result.score,
+                          "seconds": round(result.seconds, 3), "cpu_seconds": round(result.cpu_seconds, 3)})
+            if not result.ok or result.details["steps"] < steps:
                 break
-        tail = losses[-max(1, min(10, len(losses) // 5)):]
-        final_loss = sum(tail) / len(tail)
-        recalibrate_batchnorm(model, data, res=res, batch=self.eval_batch)
-        acc = evaluate_top1(model, data.val_x, data.val_y, data=data, res=res, batch=self.eval_batch)
-        if not math.isfinite(acc):
-            return self.failed(cfg, "non-finite validation outputs", time.perf_counter() - start,
-                               final_loss=final_loss, **details)
-        reason = details.pop("reason", "")
-        return ProxyResult(acc, True, reason, time.perf_counter() - start, final_loss, self.name, cfg.name,
-                           details)
+        return dataclasses.replace(result, details={**result.details, "rungs": rungs})
+
+    def score(self, session: TrainSession) -> float:
+        """The score of a session at its current step: validation top-1."""
+        return session.validation_top1()
 
 
-def _warmup_cosine(step: int, warmup: int, total: int) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+class SotlProxy(TrainProxy):
+    """SoTL-E: minus the mean training loss over the last ``window`` of the steps done (Ru et al. 2021).
 
-
-@torch.no_grad()
-def recalibrate_batchnorm(model: torch.nn.Module, data: Dataset, *, res: int, batch: int = 250,
-                          images: int = 500) -> None:
-    """Re-estimate BatchNorm running statistics of the trained weights on up to ``images`` training images.
-
-    After a few dozen steps the running averages still mix in the statistics of the first, very different
-    weights; exact averages over the final weights make eval-mode accuracy reflect what was learned.
+    Trains exactly as ``train`` does and reads the losses it already computed, so scoring costs nothing
+    and needs no validation split; the mean (not the sum) keeps scores of different rungs on one scale.
     """
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not bns:
-        return
-    momenta = [bn.momentum for bn in bns]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None  # cumulative average
-    model.train()
-    for i in range(0, min(images, len(data.train_y)), batch):
-        model(resize(data.normalize(data.train_x[i:i + batch]), res))
-    for bn, m in zip(bns, momenta, strict=True):
-        bn.momentum = m
 
+    name = "sotl"
+    metric = "minus the mean training loss over the last steps"
+    kind = "loss-based score"
+    OPTIONS: ClassVar[dict[str, Option]] = {
+        **TrainProxy.OPTIONS,
+        "window": Option(float, 0.5, 0, maximum=1.0, trajectory=False,
+                         doc="share of the steps done whose losses are averaged (0 < window <= 1)"),
+    }
+    window: float
 
-@torch.no_grad()
-def evaluate_top1(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, data: Dataset, res: int,
-                  batch: int = 250) -> float:
-    """Top-1 accuracy in [0, 1] of ``model`` on uint8 images ``x``; NaN if any output is non-finite."""
-    model.eval()
-    correct = 0
-    for i in range(0, len(y), batch):
-        logits = model(resize(data.normalize(x[i:i + batch]), res))
-        if not torch.isfinite(logits).all():
+    def score(self, session: TrainSession) -> float:
+        """Minus the mean loss of the last ``ceil(window * steps_done)`` steps."""
+        if not session.losses:
             return float("nan")
-        correct += int((logits.argmax(1) == y[i:i + batch]).sum())
-    return correct / max(1, len(y))
+        tail = session.losses[-max(1, math.ceil(self.window * len(session.losses))):]
+        return -sum(tail) / len(tail)
+
+
+def epochs_to_steps(epochs: float, *, train_images: int, batch_size: int) -> int:
+    """The step budget of ``epochs`` passes over ``train_images`` images at ``batch_size`` per step."""
+    return max(1, math.ceil(epochs * train_images / batch_size))
+
+
+def _device(device: torch.device | str | None) -> torch.device:
+    if device is None:
+        return torch.device("cpu")
+    return device if isinstance(device, torch.device) else resolve_train_device(device)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
-import time
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -26,64 +26,76 @@ from torch import nn
 
 from nas.config import ArchConfig
 from nas.models.builder import build_model
-from nas.proxy.base import Proxy, ProxyResult, is_oom, proxy_resolution, real_batches, torch_threads
+from nas.models.stats import count_params
+from nas.proxy.base import Proxy, ProxyResult, Stopwatch, is_oom, proxy_resolution, real_batches, torch_threads
 from nas.proxy.data import Dataset
+from nas.proxy.device import resolve_train_device
+from nas.proxy.options import Option
 
 ACTIVATIONS = (nn.ReLU, nn.GELU, nn.SiLU, nn.Hardswish, nn.ReLU6, nn.LeakyReLU)
 
 
 class ZeroCostProxy(Proxy):
-    """Base of the training-free proxies: builds the network at init (seeded) and times the scoring.
+    """Base of the training-free proxies: builds the network at init (seeded) and times the scoring, on the
+    CPU (see ``scoring_device``; the result's ``details["device"]`` says so).
 
-    Args:
-        batch_size: images per batch.
-        num_batches: real training batches used.
-        resolution: requested input side (rounded up to a multiple of the total stride).
-        threads: torch intra-op threads while scoring.
+    Options: ``batch_size`` (images per batch), ``num_batches`` (real training batches used),
+    ``resolution`` (requested input side, rounded up to a multiple of the total stride), ``threads``.
     """
 
-    batch_size_default = 64
-    num_batches_default = 1
+    OPTIONS: ClassVar[dict[str, Option]] = {
+        **Proxy.OPTIONS,
+        "batch_size": Option(int, 64, 0, doc="images per batch"),
+        "num_batches": Option(int, 1, 0, doc="real training batches used"),
+    }
+    batch_size: int
+    num_batches: int
+    resolution: int
+    threads: int | None
 
-    def __init__(self, *, batch_size: int | None = None, num_batches: int | None = None,
-                 resolution: int = 32, threads: int | None = 1):
-        super().__init__(resolution=resolution, threads=threads)
-        self.batch_size = batch_size or self.batch_size_default
-        self.num_batches = num_batches or self.num_batches_default
-
-    def evaluate(self, cfg: ArchConfig, data: Dataset, *, seed: int = 0) -> ProxyResult:
-        start = time.perf_counter()
+    def evaluate(self, cfg: ArchConfig, data: Dataset, *, seed: int = 0,
+                 device: torch.device | str | None = None) -> ProxyResult:
+        clock = Stopwatch()
+        dev = scoring_device(device)
         res = proxy_resolution(cfg, self.resolution)
         details = {"resolution": res, "batch_size": self.batch_size, "num_batches": self.num_batches,
-                   "seed": seed}
-        with torch_threads(self.threads):
+                   "seed": seed, "device": str(dev)}
+        with torch_threads(self.threads), clock.running(), torch.random.fork_rng(devices=[]):
             try:
                 torch.manual_seed(seed)
                 model = build_model(cfg, resolution=res, num_classes=data.num_classes)
-                details["params"] = sum(p.numel() for p in model.parameters())
+                details["params"] = count_params(model)
                 batches = real_batches(data, batch_size=self.batch_size, num_batches=self.num_batches,
                                        resolution=res, seed=seed)
                 score = self.score(model, batches)
             except Exception as exc:
                 if not is_oom(exc):
                     raise
-                return self.failed(cfg, f"out of memory: {exc}".strip()[:300], time.perf_counter() - start,
-                                   **details)
-        seconds = time.perf_counter() - start
+                return self.failed(cfg, f"out of memory: {exc}".strip()[:300], clock, **details)
         if not math.isfinite(score):
-            return self.failed(cfg, f"non-finite {self.name} score ({score})", seconds, **details)
-        return ProxyResult(score, True, "", seconds, None, self.name, cfg.name, details)
+            return self.failed(cfg, f"non-finite {self.name} score ({score})", clock, **details)
+        return self.result(cfg, score, clock, **details)
 
     def score(self, model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
         """The proxy's score of the freshly initialised ``model`` on ``batches``."""
         raise NotImplementedError
 
 
+def scoring_device(device: torch.device | str | None) -> torch.device:
+    """Where training-free scores are computed: the CPU, whatever device is asked for (a few passes at
+    batch 64 in float64, which not every accelerator has); an unknown or absent device is still refused."""
+    if isinstance(device, str):
+        resolve_train_device(device)
+    return torch.device("cpu")
+
+
 class ZiCoProxy(ZeroCostProxy):
     """ZiCo: sum over layers of log(sum_theta mean|g_theta| / std(g_theta)), gradients over 2 batches."""
 
     name = "zico"
-    num_batches_default = 2
+    metric = "ZiCo: log inverse coefficient of variation of the gradients, summed over layers"
+    OPTIONS: ClassVar[dict[str, Option]] = {
+        **ZeroCostProxy.OPTIONS, "num_batches": Option(int, 2, 2, strict=False, doc="real training batches used")}
 
     def score(self, model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
         layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
@@ -113,6 +125,7 @@ class NaswotProxy(ZeroCostProxy):
     """NASWOT: log-determinant of the binary activation-code kernel summed over activation layers."""
 
     name = "naswot"
+    metric = "NASWOT: log-determinant of the binary activation-code kernel"
 
     def score(self, model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
         x, _ = batches[0]
@@ -139,6 +152,7 @@ class SynflowProxy(ZeroCostProxy):
     """SynFlow: log sum |theta * dR/dtheta| with |theta|, an all-ones input, float64 (data-free)."""
 
     name = "synflow"
+    metric = "SynFlow: log of the summed synaptic saliency at initialisation"
 
     def score(self, model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
         x, _ = batches[0]
@@ -160,6 +174,8 @@ class ParamsProxy(ZeroCostProxy):
     """The parameter count in millions: the baseline."""
 
     name = "params"
+    metric = "parameters (millions)"
+    kind = "count"
 
     def score(self, model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
-        return sum(p.numel() for p in model.parameters()) / 1e6
+        return count_params(model) / 1e6
