@@ -245,8 +245,9 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
         return
     from rich.table import Table
 
-    out = Table("network", "measured ms", f"{device} ms", "calibrated ms", "left out ms", "left-out error",
-                title=f"{new_device}: calibrated from {device} on {len(timings)} networks")
+    out = Table(title=f"{new_device}: calibrated from {device} on {len(timings)} networks (ms)", box=None)
+    for column in ("network", "measured", device, "calibrated", "left out", "error"):
+        out.add_column(column, no_wrap=True, justify="left" if column == "network" else "right")
     for net in fit.networks:
         out.add_row(net["name"], f"{net['measured_ms']:.2f}", f"{net['base_ms']:.2f}", f"{net['fitted_ms']:.2f}",
                     f"{net['loo_ms']:.2f}", f"{net['loo_error_pct']:+.1f}%")
