@@ -9,8 +9,10 @@ builder, so a stored trial's params replay to the same config (``config_from_par
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import itertools
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,25 +63,26 @@ class SearchSpace:
     def sample(self, trial: Any) -> ArchConfig:
         """Ask ``trial`` (any Optuna trial, FixedTrial included) for every choice; build the config."""
         family = trial.suggest_categorical("family", list(self.families))
+        params = {"family": family}
+        for choice in self.families[family]:
+            for pname, opts in zip(choice.param_names(family), choice.options):
+                params[pname] = trial.suggest_categorical(pname, list(opts))
+        return self.config_from_params(params)
+
+    def config_from_params(self, params: dict[str, Any]) -> ArchConfig:
+        """The ArchConfig of trial params (``family`` and ``<family>.<choice>[.<stage>]``); what a trial
+        stored replays to the config it built. Params of other families are ignored."""
+        missing = self._missing_params(params)
+        if missing:
+            raise ConfigError(f"params lack {', '.join(missing)} for space '{self.name}'")
+        family = params["family"]
         values: dict[str, Any] = {}
         for choice in self.families[family]:
-            picked = [
-                trial.suggest_categorical(pname, list(opts))
-                for pname, opts in zip(choice.param_names(family), choice.options)
-            ]
+            picked = [params[pname] for pname in choice.param_names(family)]
             values[choice.name] = picked if choice.per_stage else picked[0]
         return build_family(family, values, name=f"{self.name}-{family}", resolution=self.resolution).replace(
             num_classes=self.num_classes
         )
-
-    def config_from_params(self, params: dict[str, Any]) -> ArchConfig:
-        """Replay stored trial params to their ArchConfig."""
-        import optuna
-
-        missing = self._missing_params(params)
-        if missing:
-            raise ConfigError(f"params lack {', '.join(missing)} for space '{self.name}'")
-        return self.sample(optuna.trial.FixedTrial(params))
 
     def _missing_params(self, params: dict[str, Any]) -> list[str]:
         family = params.get("family")
@@ -137,6 +140,17 @@ class SearchSpace:
                 option_lists += list(choice.options)
             for combo in itertools.product(*option_lists):
                 yield dict(zip(names, combo))
+
+    @property
+    def content_hash(self) -> str:
+        """Short sha256 of what decides the members (resolution, class count, every family's choices);
+        the name, description and file path aside. Caches of results over the members key on it."""
+        definition = {
+            "resolution": self.resolution, "num_classes": self.num_classes,
+            "families": {fam: [[c.name, c.per_stage, [list(o) for o in c.options]] for c in choices]
+                         for fam, choices in self.families.items()},
+        }
+        return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:12]
 
     def size(self) -> int:
         """Number of distinct param dicts (architectures) in the space."""

@@ -18,9 +18,9 @@ from nas.latency.calibrate import (
     table_kinds,
 )
 from nas.latency.predict import predict_latency
-from nas.latency.profile import space_specs
 from nas.latency.table import LatencyTable, read_table, save_table
 from nas.space import parse_space
+from nas.space_members import block_specs
 
 SPACE = {
     "name": "tiny-cal", "resolution": 64, "num_classes": 10,
@@ -49,7 +49,7 @@ def base(space):
     rng = random.Random(0)
     return LatencyTable(device="tiny", runtime="onnxruntime", method="measured", resolution=64, threads=1,
                         network_overhead_ms=0.2, provenance={"space": "tiny-cal", "statistic": "median"},
-                        entries={k: {"ms": round(rng.uniform(0.1, 5.0), 4)} for k in space_specs(space)})
+                        entries={k: {"ms": round(rng.uniform(0.1, 5.0), 4)} for k in block_specs(space)})
 
 
 def synthetic_ms(cfg, table) -> float:

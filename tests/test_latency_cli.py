@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 from click.testing import CliRunner
 
+from nas import testing
 from nas.cli import cli
 from nas.errors import UnknownNameError
 from nas.latency.table import MissingKeysError
-
-TINY_SPACE = textwrap.dedent("""
-    name: tiny
-    resolution: 64
-    num_classes: 10
-    families:
-      vit:
-        embed_dim: [32]
-        head_dim: [16]
-        depth: [1, 2]
-        mlp_ratio: 2.0
-        patch_size: [16]
-        act: [gelu, relu]
-        norm: layernorm
-""")
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
-    (root / "tiny.yaml").write_text(TINY_SPACE)
+    testing.write_space(root, families=["vit"])  # root / "tiny.yaml": the tiny space's ViT family
     tables = root / "tables"
     result = CliRunner().invoke(cli, ["profile", "--device", "tiny-ort", "--space", str(root / "tiny.yaml"),
                                       "--tables", str(tables), "--budget-s", "0.005",

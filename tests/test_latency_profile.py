@@ -5,47 +5,25 @@ from __future__ import annotations
 
 import csv
 import json
-import textwrap
 
 import pytest
 
+from nas import testing
 from nas.convert import INPUT_NAME
 from nas.latency.backends import BACKENDS, BackendError, TimingPolicy, get_backend
 from nas.latency.host import host_fingerprint
 from nas.latency.predict import predict_latency
-from nas.latency.profile import ProfileError, export_blocks, import_csv, profile_space, space_specs
+from nas.latency.profile import ProfileError, export_blocks, import_csv, profile_space
 from nas.latency.table import read_table
 from nas.models.builder import build_block, example_input
-from nas.space import load_space
+from nas.space_members import block_specs
 
 FAST = TimingPolicy(warmup_runs=1, warmup_s=0.0, min_runs=3, max_runs=20, budget_s=0.005)
-TINY_SPACE = textwrap.dedent("""
-    name: tiny
-    resolution: 64
-    num_classes: 10
-    families:
-      vit:
-        embed_dim: [32]
-        head_dim: [16]
-        depth: [1, 2]
-        mlp_ratio: 2.0
-        patch_size: [16]
-        act: [gelu, relu]
-        norm: layernorm
-      mobilevitv2:
-        width_mult: [0.5]
-        depths: {per_stage: [[1, 2], [1], [1]]}
-        mixers: {per_stage: [[separable, mobilevit], [separable], [separable]]}
-        act: relu
-        norm: layernorm2d
-""")
 
 
 @pytest.fixture(scope="module")
 def tiny_space(tmp_path_factory):
-    path = tmp_path_factory.mktemp("space") / "tiny.yaml"
-    path.write_text(TINY_SPACE)
-    return load_space(path)
+    return testing.tiny_space(tmp_path_factory.mktemp("space"))
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +33,7 @@ def tiny_table(tiny_space, tmp_path_factory):
 
 
 def test_profile_measures_every_key_of_the_space(tiny_space, tiny_table):
-    keys = space_specs(tiny_space)
+    keys = block_specs(tiny_space)
     assert set(tiny_table.entries) == set(keys) and len(keys) == 18
     assert all(e["raw_ms"] > 0 and e["runs"] >= 3 and e["ms"] >= 0 for e in tiny_table.entries.values())
     prov = tiny_table.provenance

@@ -195,10 +195,10 @@ def choose_networks(space: Any, table: LatencyTable, *, count: int = DEFAULT_NET
     (while it reaches :data:`SIGNIFICANT_SHARE`); then the fastest and slowest networks; then, until
     ``count``, the network farthest in log-latency from those chosen.
     """
-    from nas.latency.validate import sample_configs
+    from nas.space_members import sample_members
 
     cfgs = [space.config_from_params(space.preset_params(n)).replace(name=n) for n in space.presets_in_space()]
-    samples = sample_configs(space, samples=min(CANDIDATE_SAMPLES, space.size()), seed=seed)
+    samples = sample_members(space, samples=min(CANDIDATE_SAMPLES, space.size()), seed=seed)
     cfgs += [cfg.replace(name=f"calib-{i}") for i, (_, cfg) in enumerate(samples)]
     priced = []
     for cfg in cfgs:

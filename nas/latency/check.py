@@ -26,11 +26,11 @@ def check_networks(space: Any, table: LatencyTable) -> list[tuple[ArchConfig, fl
     """(config, predicted ms) of the networks the check times: presets of ``space`` (seeded members of a space
     without presets) that the table prices."""
     from nas.latency.predict import predict_latency
-    from nas.latency.validate import sample_configs
+    from nas.space_members import sample_members
 
     cfgs = [space.config_from_params(space.preset_params(n)).replace(name=n) for n in space.presets_in_space()]
     if not cfgs:
-        samples = sample_configs(space, samples=min(CHECK_SAMPLES, space.size()), seed=CHECK_SEED)
+        samples = sample_members(space, samples=min(CHECK_SAMPLES, space.size()), seed=CHECK_SEED)
         cfgs = [cfg.replace(name=f"check-{i}") for i, (_, cfg) in enumerate(samples)]
     priced = []
     for cfg in cfgs:

@@ -1,29 +1,23 @@
 """Predict a network's latency from a table: plan the blocks, look up each key, sum.
 
 ``predict_latency(cfg, table)`` is a lookup and a sum (plans are cached by config JSON, so a repeated
-config costs a dict lookup). ``min_latency(space, table)`` finds the fastest network of a space exactly
-without planning every member (see its docstring).
+config costs a dict lookup). Pricing takes configs (or their blocks) and a table, nothing else: the
+fastest network of a search space is found on the space side
+(``nas.space_members.fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from nas.config import ArchConfig
-from nas.files import write_json
 from nas.latency.table import LatencyTable
 from nas.models.plan import plan
 
 _PLAN_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
 _ID_CACHE: dict[int, tuple[ArchConfig, tuple[tuple[str, str], ...]]] = {}  # same object: skip to_json
 _PLAN_CACHE_MAX = 100_000
-_MIN_CACHE: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
 
 
 @dataclass(frozen=True)
@@ -91,96 +85,3 @@ def predict_latency(cfg: ArchConfig, table: LatencyTable) -> LatencyPrediction:
 def predict_ms(cfg: ArchConfig, table: LatencyTable) -> float:
     """Just the total (ms); same errors as :func:`predict_latency`."""
     return predict_latency(cfg, table).total_ms
-
-
-def min_latency(space: Any, table: LatencyTable) -> tuple[float, dict[str, Any]]:
-    """The smallest predicted latency of any network of ``space`` and its trial params.
-
-    Exact without planning all members: within a family, fix the plain ("global") choices; the
-    per-stage choices (``<family>.<choice>.<stage>``) are grouped by stage, and a network's latency is a
-    sum over blocks whose stage groups only change their own stage's blocks. So for each global
-    combination, one plan of a base member plus one per option of each stage group gives every group's
-    cost difference; the minimum picks the cheapest option of each group. The picked member is then
-    planned and checked against the sum; a global combination where the check fails (stage groups that
-    interact) is enumerated in full, so the answer is exact either way. That takes a few seconds for
-    the default space, so the result is cached in memory and on disk (``$XDG_CACHE_HOME/nas``), keyed by
-    the space's choices and the table's hash.
-    """
-    fingerprint = json.dumps([space.resolution, space.num_classes, repr(space.families)])
-    space_hash = hashlib.sha256(fingerprint.encode()).hexdigest()[:12]
-    cache_key = (space.name, space_hash, table.hash)
-    if cache_key in _MIN_CACHE:
-        best_ms, best = _MIN_CACHE[cache_key]
-        return best_ms, dict(best)
-    cache_file = _cache_dir() / "min_latency" / f"{space.name}-{space_hash}-{table.hash}.json"
-    try:
-        cached = json.loads(cache_file.read_text())
-        best_ms, best = float(cached["latency_ms"]), dict(cached["params"])
-    except (OSError, ValueError, KeyError, TypeError):
-        best_ms, best = float("inf"), {}
-        for family, choices in space.families.items():
-            ms, params = _family_min(space, family, choices, table)
-            if ms < best_ms:
-                best_ms, best = ms, params
-        try:
-            write_json(cache_file, {"latency_ms": best_ms, "params": best}, indent=None)
-        except OSError:
-            pass  # a read-only home only costs the recomputation next time
-    _MIN_CACHE[cache_key] = (best_ms, dict(best))
-    return best_ms, dict(best)
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nas"
-
-
-def _family_min(space: Any, family: str, choices: tuple, table: LatencyTable) -> tuple[float, dict[str, Any]]:
-    global_names, global_opts = [], []
-    groups: dict[str, list[tuple[str, tuple]]] = {}  # stage index -> [(param, options)]
-    for choice in choices:
-        for pname, opts in zip(choice.param_names(family), choice.options):
-            if choice.per_stage:
-                groups.setdefault(pname.rsplit(".", 1)[1], []).append((pname, opts))
-            else:
-                global_names.append(pname)
-                global_opts.append(opts)
-
-    from nas.models.families import build_family
-
-    def cost(params: dict[str, Any]) -> float:
-        # SearchSpace.sample without an Optuna trial (this loop plans a few thousand members)
-        values = {c.name: [params[n] for n in c.param_names(family)] for c in choices}
-        values = {c.name: v if c.per_stage else v[0] for c, v in zip(choices, values.values())}
-        cfg = build_family(family, values, name=family, resolution=space.resolution)
-        return predict_ms(cfg.replace(num_classes=space.num_classes), table)
-
-    group_combos = [
-        [dict(zip([n for n, _ in members], combo)) for combo in itertools.product(*[o for _, o in members])]
-        for members in groups.values()
-    ]
-    best_ms, best = float("inf"), {}
-    for combo in itertools.product(*global_opts):
-        base = {"family": family, **dict(zip(global_names, combo))}
-        for options in group_combos:
-            base.update(options[0])
-        base_ms = cost(base)
-        picked = dict(base)
-        total = base_ms
-        for options in group_combos:
-            deltas = [cost({**base, **opt}) - base_ms for opt in options[1:]]
-            if deltas and min(deltas) < 0:
-                i = min(range(len(deltas)), key=deltas.__getitem__)
-                picked.update(options[i + 1])
-                total += deltas[i]
-        actual = cost(picked)
-        if abs(actual - total) > 1e-6 * max(1.0, actual):  # stage groups interact: enumerate this combination
-            for full in itertools.product(*group_combos):
-                params = dict(base)
-                for opt in full:
-                    params.update(opt)
-                ms = cost(params)
-                if ms < actual:
-                    actual, picked = ms, params
-        if actual < best_ms:
-            best_ms, best = actual, picked
-    return best_ms, best

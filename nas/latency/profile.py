@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
-import random
 import socket
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from nas.latency.backends import LatencyBackend, TimingPolicy, get_backend
 from nas.latency.host import host_fingerprint
 from nas.latency.table import LatencyTable, read_table, save_table
 from nas.models.plan import BlockSpec, plan
+from nas.space_members import block_specs, calibration_members
 
 CALIBRATION_SEED = 20_240_601  # its own seed: calibration networks are never the validation samples
 CALIBRATION_RANDOM = 12
@@ -45,15 +45,6 @@ ProgressFn = Callable[[int, int, str], None]  # (done, total, current key)
 
 class ProfileError(NasError):
     """A profile cannot start or continue (existing table made with other settings...)."""
-
-
-def space_specs(space: Any, *, resolution: int | None = None) -> dict[str, BlockSpec]:
-    """Every distinct block the space can produce (key -> spec), in a stable order (kind, key)."""
-    found: dict[str, BlockSpec] = {}
-    for params in space.enumerate():
-        for spec in plan(space.config_from_params(params), resolution=resolution):
-            found.setdefault(spec.key, spec)
-    return dict(sorted(found.items(), key=lambda kv: (kv[1].kind, kv[0])))
 
 
 def _empty_model() -> Any:
@@ -170,7 +161,7 @@ def profile_space(
     backend = get_backend(runtime)
     policy = policy or TimingPolicy(clock="thread" if threads == 1 else "wall")
     path = Path(path)
-    specs = space_specs(space)
+    specs = block_specs(space)
     if path.exists():
         table = read_table(path)
         for name, want in (("device", device), ("runtime", backend.name), ("threads", threads),
@@ -209,19 +200,6 @@ def profile_space(
     return table
 
 
-def calibration_configs(space: Any, *, count: int = CALIBRATION_RANDOM, seed: int = CALIBRATION_SEED) -> list:
-    """The calibration networks: the space's presets plus ``count`` seeded random members."""
-    configs = []
-    for name in space.presets_in_space():
-        configs.append(space.config_from_params(space.preset_params(name)).replace(name=name))
-    rng = random.Random(seed)
-    by_family = {fam: list(space.enumerate(fam)) for fam in space.families}
-    for i in range(count):
-        params = rng.choice(by_family[list(by_family)[i % len(by_family)]])
-        configs.append(space.config_from_params(params).replace(name=f"calib-{i}"))
-    return configs
-
-
 def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend, threads: int,
                     policy: TimingPolicy, count: int = CALIBRATION_RANDOM,
                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -237,7 +215,7 @@ def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend,
     measured: dict[str, float] = table.provenance.get("calibration", {}).get("measured_ms", {})
     cal: dict[str, Any] = {"measured_ms": measured}
     table.provenance["calibration"] = cal
-    configs = calibration_configs(space, count=count)
+    configs = calibration_members(space, count=count, seed=CALIBRATION_SEED)
     for cfg in configs:
         if cfg.name not in measured:
             ms = measure_network(cfg, backend, threads=threads, policy=network_policy(policy))
@@ -326,7 +304,7 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
     backend = get_backend(runtime)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs = list(space_specs(space).items())[:limit]
+    specs = list(block_specs(space).items())[:limit]
     blocks = []
     for i, (key, spec) in enumerate(specs):
         path = out_dir / f"{i:04d}_{spec.kind}{backend.file_suffix}"
@@ -374,7 +352,7 @@ def import_csv(csv_path: str | Path, *, device: str, runtime: str, space: Any, p
     if not entries:
         raise ProfileError(f"{csv_path}: no 'key,ms' rows")
     info = json.loads(Path(manifest).read_text()) if manifest else {}
-    keys = space_specs(space)
+    keys = block_specs(space)
     backend_version = info.get("runtime_version", "")
     table = LatencyTable(
         device=device, runtime=runtime, method="measured", resolution=info.get("resolution", space.resolution),

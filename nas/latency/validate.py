@@ -1,6 +1,7 @@
 """Prove a table against the device: predicted vs measured latency of random networks of a space.
 
-For a ``measured`` or ``calibrated`` table, ``validate_table`` draws N architectures with Optuna's seeded RandomSampler
+For a ``measured`` or ``calibrated`` table, ``validate_table`` draws N architectures of the space with Optuna's
+seeded RandomSampler
 (the way a search samples: family first, then each choice), measures each end to end with the table's
 runtime, threads and clock, and compares with the prediction; FLOPs and parameter count are scored as
 predictors beside it. The networks the table was calibrated on are never among the samples. For an
@@ -80,28 +81,6 @@ def append_timings(path: str | Path, result: dict[str, Any]) -> None:
         writer.writerow(row)
 
 
-def sample_configs(space: Any, *, samples: int, seed: int, exclude: set[str] = frozenset()) -> list:
-    """``samples`` distinct (params, config) drawn by Optuna's RandomSampler(seed), skipping ``exclude`` JSONs."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    seen: set[str] = set(exclude)
-    out = []
-    for _ in range(samples * 50):
-        trial = study.ask()
-        cfg = space.sample(trial)
-        study.tell(trial, 0.0)
-        sig = cfg.replace(name="").to_json()
-        if sig in seen:
-            continue
-        seen.add(sig)
-        out.append((trial.params, cfg.replace(name=f"sample-{len(out)}")))
-        if len(out) == samples:
-            break
-    return out
-
-
 def rank_metrics(predicted: list[float], measured: list[float]) -> dict[str, float]:
     """within_10pct (share), mape (%), spearman, kendall of ``predicted`` against ``measured``."""
     from scipy.stats import kendalltau, spearmanr
@@ -119,7 +98,7 @@ def table_space(table: LatencyTable, space: Any = None) -> Any:
     """``space`` (a SearchSpace, name or YAML path), else the space ``table`` was made for (its YAML file if
     that was not a shipped space), else the default space."""
     from nas.errors import UnknownNameError
-    from nas.space import load_space
+    from nas.space import DEFAULT_SPACE, load_space
 
     if space is not None and not isinstance(space, str):
         return space
@@ -127,7 +106,7 @@ def table_space(table: LatencyTable, space: Any = None) -> Any:
         return load_space(space)
     prov = table.provenance
     try:
-        return load_space(prov.get("space") or "hybrid-vit")
+        return load_space(prov.get("space") or DEFAULT_SPACE)
     except UnknownNameError:
         if prov.get("space_path") and Path(prov["space_path"]).is_file():
             return load_space(prov["space_path"])
@@ -152,16 +131,17 @@ def validate_table(table: LatencyTable, *, space: Any = None, samples: int = 50,
     from scipy.stats import spearmanr
 
     from nas.latency.calibrate import fitted_configs
-    from nas.latency.profile import calibration_configs, network_policy
+    from nas.latency.profile import CALIBRATION_SEED, network_policy
     from nas.models.stats import network_stats
+    from nas.space_members import calibration_members, sample_members
 
     space = table_space(table, space)
     count = table.provenance.get("calibration", {}).get("count", 0)
-    exclude = {c.replace(name="").to_json() for c in calibration_configs(space, count=count) + fitted_configs(table)}
+    calibration = calibration_members(space, count=count, seed=CALIBRATION_SEED) + fitted_configs(table)
     clock = table.provenance.get("clock", "thread" if table.threads == 1 else "wall")
     policy = network_policy(TimingPolicy(clock=clock))
     rows = []
-    for i, (params, cfg) in enumerate(sample_configs(space, samples=samples, seed=seed, exclude=exclude)):
+    for i, (params, cfg) in enumerate(sample_members(space, samples=samples, seed=seed, exclude=calibration)):
         started = time.perf_counter()
         predict_started = time.perf_counter()
         pred = predict_latency(cfg, table).total_ms

@@ -9,6 +9,7 @@ share its key.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,15 @@ def plan(cfg: ArchConfig, *, resolution: int | None = None) -> list[BlockSpec]:
               distillation=head.distillation, num_classes=cfg.num_classes)
     )
     return specs
+
+
+def distinct_blocks(cfgs: Iterable[ArchConfig], *, resolution: int | None = None) -> dict[str, BlockSpec]:
+    """Every distinct block of the planned ``cfgs`` (key -> spec, first seen first)."""
+    found: dict[str, BlockSpec] = {}
+    for cfg in cfgs:
+        for spec in plan(cfg, resolution=resolution):
+            found.setdefault(spec.key, spec)
+    return found
 
 
 def _to_layout(specs: list[BlockSpec], shape: Shape, grid: tuple[int, int], want: str, stage: int) -> Shape:

@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -149,10 +150,11 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
     """
     import optuna
 
-    from nas.latency.predict import min_latency
+    from nas.latency.predict import predict_ms
     from nas.latency.table import load_table
     from nas.proxy import DEFAULT_DATA, DEFAULT_PROXY, PROXIES, get_proxy, load_dataset
     from nas.space import load_space
+    from nas.space_members import fastest_member
 
     started = time.monotonic()
     s = settings
@@ -173,7 +175,7 @@ def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchR
         raise UsageError(f"proxy '{s.proxy}' does not take these options {options}: {exc}") from None
     space = load_space(s.space)
     table = load_table(s.device, s.tables_dir)
-    fastest_ms, _ = min_latency(space, table)
+    fastest_ms, _ = fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)
     if s.budget_ms < fastest_ms:
         raise BudgetError(
             f"budget {format_ms(s.budget_ms)} is below the fastest network of space '{space.name}' on "
