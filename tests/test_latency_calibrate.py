@@ -18,9 +18,10 @@ from nas.latency.calibrate import (
     table_kinds,
 )
 from nas.latency.predict import predict_latency
-from nas.latency.table import LatencyTable, read_table, save_table
+from nas.latency.table import read_table, save_table
 from nas.space import parse_space
 from nas.space_members import block_specs
+from nas.testing import write_table
 
 SPACE = {
     "name": "tiny-cal", "resolution": 64, "num_classes": 10,
@@ -44,12 +45,11 @@ def space():
 
 
 @pytest.fixture(scope="module")
-def base(space):
-    """A measured table of the tiny space in the real format (deterministic made-up entries)."""
+def base(space, tmp_path_factory):
+    """A measured table of the space in the real format, with seeded made-up entries."""
     rng = random.Random(0)
-    return LatencyTable(device="tiny", runtime="onnxruntime", method="measured", resolution=64, threads=1,
-                        network_overhead_ms=0.2, provenance={"space": "tiny-cal", "statistic": "median"},
-                        entries={k: {"ms": round(rng.uniform(0.1, 5.0), 4)} for k in block_specs(space)})
+    return write_table(block_specs(space), tmp_path_factory.mktemp("base"), device="tiny", method="measured",
+                       price=lambda spec: round(rng.uniform(0.1, 5.0), 4), overhead_ms=0.2)
 
 
 def synthetic_ms(cfg, table) -> float:
