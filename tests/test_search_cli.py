@@ -50,8 +50,9 @@ def study_trials(out: Path) -> list:
     return optuna.load_study(study_name=meta["study"], storage=f"sqlite:///{out / 'study.db'}").get_trials()
 
 
-def test_over_budget_candidates_are_never_trained(tiny, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setitem(PROXIES, CountingTrain.name, CountingTrain)
+def test_over_budget_candidates_are_never_trained(tiny, tmp_path: Path, request) -> None:
+    PROXIES.register(CountingTrain.name, CountingTrain)
+    request.addfinalizer(lambda: PROXIES.unregister(CountingTrain.name))
     CountingTrain.calls.clear()
     out = tmp_path / "run"
     result = search(tiny, out, "--budget", "0.3ms", "--trials", "4", "--proxy", CountingTrain.name,
