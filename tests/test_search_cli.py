@@ -51,12 +51,13 @@ def study_trials(out: Path) -> list:
     return optuna.load_study(study_name=meta["study"], storage=f"sqlite:///{out / 'study.db'}").get_trials()
 
 
-def test_over_budget_proposals_never_become_trials(tiny, tmp_path: Path, monkeypatch) -> None:
+def test_over_budget_proposals_never_become_trials(tiny, tmp_path: Path, request) -> None:
     from nas.config import ArchConfig
     from nas.latency.predict import predict_latency
     from nas.latency.table import load_table
 
-    monkeypatch.setitem(PROXIES, CountingTrain.name, CountingTrain)
+    PROXIES.register(CountingTrain.name, CountingTrain)
+    request.addfinalizer(lambda: PROXIES.unregister(CountingTrain.name))
     CountingTrain.calls.clear()
     out = tmp_path / "run"
     result = search(tiny, out, "--budget", "0.3ms", "--trials", "4", "--proxy", CountingTrain.name,

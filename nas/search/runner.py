@@ -113,10 +113,15 @@ def run_search(settings: SearchSettings, *, on_event: OnEvent = ignore,
         NothingScoredError: the search ended without scoring a candidate (the run folder is written).
         KeyboardInterrupt: stopped at once (a second signal); the run folder is written first.
     """
+    from nas.latency.host import host_notice
+
     plan, res = resolve_plan(settings)
     run = open_run(plan, res)
     on_event(SearchEvent(f"study '{plan.study}' in {plan.storage_shown}; run folder {plan.out}; fastest possible "
                          f"{plan.fastest_ms:.4g} ms ({res.table.method}); {plan.workers} worker(s)"))
+    notice = host_notice(res.table)
+    if notice:
+        on_event(SearchEvent(f"note: {notice}"))
     coordinator = Coordinator(plan, run, on_event, trains=res.scorer.trains)
     try:
         stopped_by = optimise(plan, res, coordinator, should_stop)
