@@ -11,12 +11,17 @@ PNG_SIZE_IN, PNG_DPI = (10.0, 6.0), 100  # -> 1000 x 600 pixels
 X_RANGE_BUDGETS = 2.0  # the latency axis shows up to this many budgets (or the slowest scored trial)
 FEASIBLE, OVER_BUDGET, FRONT, BUDGET, PRESET = "#4c78a8", "#b0b0b0", "#e45756", "#333333", "#2e8540"
 UNTRAINED = "#8c8c8c"
+EARLY = "#9ecae1"  # scored within budget but stopped at a lower rung (fewer training steps)
 LABEL_PT = 7.5
 AX_LEFT, AX_RIGHT = 0.1, 0.76  # figure fractions: room for the strip's row names and the legend
 
 
 def _latency_label(method: str | None) -> str:
     return f"predicted latency (ms, {method or 'unknown method'})"
+
+
+def _steps(trials: list[TrialRecord]) -> str:
+    return "/".join(str(s) for s in sorted({t.steps for t in trials}))
 
 
 def x_max_ms(trials: list[TrialRecord], front: list[dict[str, Any]], presets: list[dict[str, Any]],
@@ -60,8 +65,10 @@ def write_png(
     method: str | None,
     title: str,
     score_label: str,
+    rungs: list[int],
 ) -> None:
-    """Accuracy vs latency: all trials (over-budget ones grey), the front as a step line, the budget, presets.
+    """Accuracy vs latency: all trials (over-budget ones grey, those stopped at a lower rung light), the
+    front as a step line, the budget, presets.
 
     Below, a strip on the same latency axis holds what has no score: trials that failed or were
     interrupted (and, in runs of the first versions, candidates priced over the budget), and presets
@@ -80,11 +87,16 @@ def write_png(
     strip = fig.add_subplot(grid[1], sharex=ax)
     with_acc = [(t, f) for t, f in zip(trials, feasible) if t.score is not None]
     over = [t for t, f in with_acc if not f]
-    inside = [t for t, f in with_acc if f]
+    inside = [t for t, f in with_acc if f and t.steps == rungs[-1]]
+    early = [t for t, f in with_acc if f and t.steps != rungs[-1]]
+    if early:
+        ax.scatter([t.latency_ms for t in early], [t.score for t in early], s=22, c=EARLY,
+                   label=f"stopped after {_steps(early)} steps ({len(early)})", zorder=3)
     ax.scatter([t.latency_ms for t in over], [t.score for t in over], s=22, c=OVER_BUDGET,
                label=f"scored, over budget ({len(over)})" if over else "_nolegend_", zorder=2)
     ax.scatter([t.latency_ms for t in inside], [t.score for t in inside], s=26, c=FEASIBLE,
-               label=f"within budget ({len(inside)})" if inside else "_nolegend_", zorder=3)
+               label=(f"within budget, {rungs[-1]} steps ({len(inside)})" if len(rungs) > 1 else
+                      f"within budget ({len(inside)})") if inside else "_nolegend_", zorder=3)
     pts = [p for p in front if p.get("score") is not None]
     if pts:
         ax.plot([p["latency_ms"] for p in pts], [p["score"] for p in pts], drawstyle="steps-post", c=FRONT,
@@ -164,6 +176,7 @@ def write_html(
     method: str | None,
     title: str,
     score_label: str,
+    rungs: list[int],
 ) -> None:
     """The same plot with hover details and zoom, plotly.js embedded (opens offline)."""
     import plotly.graph_objects as go
@@ -178,8 +191,11 @@ def write_html(
         return f"trial {t.trial}{rung}<br>params {params}<br>MACs {macs}{preset}{reason}"
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2], vertical_spacing=0.04)
-    for label, keep, color in (("scored, over budget", False, OVER_BUDGET), ("within budget", True, FEASIBLE)):
-        sel = [t for t, f in zip(trials, feasible) if f == keep and t.score is not None]
+    groups = [("scored, over budget", lambda t, f: not f, OVER_BUDGET),
+              ("within budget", lambda t, f: f and t.steps == rungs[-1], FEASIBLE),
+              ("within budget, stopped at a lower rung", lambda t, f: f and t.steps != rungs[-1], EARLY)]
+    for label, keep, color in groups:
+        sel = [t for t, f in zip(trials, feasible) if keep(t, f) and t.score is not None]
         fig.add_trace(go.Scatter(x=[t.latency_ms for t in sel], y=[t.score for t in sel], mode="markers",
                                  name=f"{label} ({len(sel)})", marker={"color": color, "size": 8},
                                  text=[hover(t) for t in sel], hoverinfo="text+x+y"), row=1, col=1)

@@ -78,7 +78,8 @@ def write_report(run_dir: str | Path) -> ReportResult:
         notes.append(f"no trial within {run.budget_ms:g} ms: search again with a larger --budget or more trials")
     plot = {"trials": completed, "feasible": [run.feasible(r) for r in completed], "front": front,
             "presets": presets, "budget_ms": run.budget_ms, "method": run.method,
-            "title": f"{run.path.name}: {run.device}, budget {_ms(run.budget_ms)}", "score_label": metric.label}
+            "title": f"{run.path.name}: {run.device}, budget {_ms(run.budget_ms)}", "score_label": metric.label,
+            "rungs": list(run.meta.rungs) or [max((r.steps or 0 for r in completed), default=0)]}
     _atomic_write(result.png, lambda path: write_png(path, **plot))
     _atomic_write(result.html, lambda path: write_html(path, **plot))
     _atomic_write(result.markdown, lambda p: p.write_text(_markdown(run, result)))
