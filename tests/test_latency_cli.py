@@ -73,3 +73,39 @@ def test_measure_and_validate_json(setup):
         assert name in val
     assert val["samples"] == 3 and 0 <= val["within_10pct"] <= 1 and val["mape"] >= 0
     assert all(r["measured_ms"] > 0 and r["predicted_ms"] > 0 for r in val["rows"])
+
+
+def test_measure_to_csv_then_calibrate_from_it(setup, tmp_path):
+    root, tables = setup
+    from nas.space import load_space
+
+    space = load_space(root / "tiny.yaml")
+    paths = []
+    for i, params in enumerate(space.enumerate()):
+        paths.append(tmp_path / f"net{i}.json")
+        paths[-1].write_text(space.config_from_params(params).to_json())
+    csv_path = tmp_path / "timings" / "here.csv"
+    out = run_json(["latency", "measure", *map(str, paths), "--csv", str(csv_path), "--json"])
+    assert [r["arch"] for r in out] == list(map(str, paths)) and all(r["latency_ms"] > 0 for r in out)
+    lines = csv_path.read_text().splitlines()
+    assert lines[0].startswith("arch,latency_ms,resolution,runtime") and len(lines) == 1 + len(paths)
+    assert lines[1].startswith("../net0.json,")  # relative to the CSV, so the two move together
+    cal = run_json(["latency", "calibrate", "--device", "tiny-ort", "--as", "tiny-csv", "--timings", str(csv_path),
+                    "--tables", str(tables), "--json"])
+    assert [n["measured_ms"] for n in cal["networks"]] == [r["latency_ms"] for r in out]
+    assert cal["mape_loo"] >= 0 and (tables / "tiny-csv.json").exists()
+
+
+def test_calibrate_by_timing_here_then_check(setup):
+    root, tables = setup
+    before = (tables / "tiny-ort.json").read_bytes()
+    cal = run_json(["latency", "calibrate", "--device", "tiny-ort", "--as", "tiny-here", "--networks", "3",
+                    "--tables", str(tables), "--json"])
+    assert len(cal["networks"]) == 3 and cal["base"] == "tiny-ort" and cal["mape_loo"] >= 0
+    assert (tables / "tiny-ort.json").read_bytes() == before
+    rows = {r["device"]: r for r in run_json(["devices", "--tables", str(tables), "--json"])["devices"]}
+    assert rows["tiny-here"]["method"] == "calibrated" and rows["tiny-here"]["host_status"] == "same"
+    assert rows["tiny-here"]["base"] == "tiny-ort" and rows["tiny-here"]["loo_error_pct"] == cal["mape_loo"]
+    check = run_json(["latency", "check", "--device", "tiny-here", "--tables", str(tables), "--json"])
+    assert len(check["networks"]) == 3 and all(r["ratio"] > 0 for r in check["networks"])
+    assert isinstance(check["holds"], bool) and check["device"] in check["verdict"]

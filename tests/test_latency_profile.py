@@ -11,6 +11,7 @@ import pytest
 from nas import testing
 from nas.convert import INPUT_NAME
 from nas.latency.backends import TimingPolicy, get_backend
+from nas.latency.host import host_fingerprint
 from nas.latency.predict import predict_latency
 from nas.latency.profile import ProfileError, export_blocks, import_csv, profile_space
 from nas.latency.table import read_table
@@ -37,6 +38,7 @@ def test_profile_measures_every_key_of_the_space(tiny_space, tiny_table):
     prov = tiny_table.provenance
     assert prov["complete"] and prov["statistic"] == "median" and prov["keys_total"] == 18
     assert prov["call_overhead_ms"] > 0 and len(prov["calibration"]["measured_ms"]) == 2
+    assert prov["fingerprint"] == host_fingerprint("onnxruntime", threads=1)
     assert tiny_table.network_overhead_ms >= prov["call_overhead_ms"]
     back = read_table(tiny_table.path)  # what was saved is what was returned
     assert back.hash == tiny_table.hash and back.runtime_version == get_backend("onnxruntime").runtime_version()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nas.config import ArchConfig
-from nas.latency.table import LatencyTable, MissingKeysError
+from nas.latency.table import LatencyTable
 from nas.models.plan import plan
 
 _PLAN_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -77,7 +77,7 @@ def predict_latency(cfg: ArchConfig, table: LatencyTable) -> LatencyPrediction:
             hint = (f"the table is at resolution {table.resolution}, the network at {cfg.resolution}: "
                     f"predict it at {table.resolution} (--resolution {table.resolution}) or profile a space at "
                     f"{cfg.resolution}")
-        raise MissingKeysError(missing, device=table.device, command=table.profile_command(), hint=hint)
+        raise table.missing(*missing, hint=hint)
     total = table.network_overhead_ms + sum(ms for _, _, ms in per_block)
     return LatencyPrediction(total, table.method, table.device, per_block, table.network_overhead_ms)
 

@@ -32,6 +32,7 @@ from nas.convert import INPUT_NAME, ONNX_OPSET
 from nas.errors import NasError
 from nas.files import write_json
 from nas.latency.backends import LatencyBackend, TimingPolicy, get_backend
+from nas.latency.host import host_fingerprint
 from nas.latency.table import LatencyTable, read_table, save_table
 from nas.models.plan import BlockSpec, plan
 from nas.space_members import block_specs, calibration_members
@@ -114,8 +115,10 @@ def _new_table(device: str, backend: LatencyBackend, space: Any, *, threads: int
         provenance={
             "date": _now(), "tool_version": __version__, "host": socket.gethostname(),
             "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "fingerprint": host_fingerprint(backend.name, threads=threads),
             "python": platform.python_version(),
-            "space": space.name, "warmup": f"{policy.warmup_runs} runs and >= {policy.warmup_s} s",
+            "space": space.name, **({"space_path": str(space.path)} if space.path else {}),
+            "warmup": f"{policy.warmup_runs} runs and >= {policy.warmup_s} s",
             "repeats": f"adaptive: >= {policy.min_runs}, <= {policy.max_runs}, {policy.budget_s} s per key",
             "statistic": "median", "clock": policy.clock, "timing_policy": policy.to_dict(),
             "export": f"nas.convert: torch.onnx.export opset {ONNX_OPSET} (TorchScript exporter), graph "
