@@ -1,23 +1,24 @@
 """Predict a network's latency from a table: plan the blocks, look up each key, sum.
 
-``predict_latency(cfg, table)`` is a lookup and a sum (plans are cached by config JSON, so a repeated
-config costs a dict lookup). Pricing takes configs (or their blocks) and a table, nothing else: the
-fastest network of a search space is found on the space side
-(``nas.space_members.fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)``).
+``predict_latency(cfg, table)`` is a lookup and a sum: a config planned before costs a dict lookup, a new one
+plans only the stages never seen before (``nas.models.plan`` memoises stages and their keys). Pricing takes
+configs (or their blocks) and a table, nothing else: the fastest network of a search space is found on the
+space side (``nas.space_members.fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from nas.config import ArchConfig
 from nas.latency.table import LatencyTable
 from nas.models.plan import plan
 
-_PLAN_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
-_ID_CACHE: dict[int, tuple[ArchConfig, tuple[tuple[str, str], ...]]] = {}  # same object: skip to_json
+_PLAN_CACHE: dict[tuple, tuple[tuple[str, str], ...]] = {}
+_ID_CACHE: dict[int, tuple[ArchConfig, tuple[tuple[str, str], ...]]] = {}  # the same object: no hashing at all
 _PLAN_CACHE_MAX = 100_000
+_PLANNED_FIELDS: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,11 @@ class LatencyPrediction:
 
 
 def block_keys(cfg: ArchConfig) -> tuple[tuple[str, str], ...]:
-    """(key, kind) of every block of ``cfg`` at its deploy resolution (cached by config JSON)."""
+    """(key, kind) of every block of ``cfg`` at its deploy resolution (cached by what builds the network)."""
     hit = _ID_CACHE.get(id(cfg))
     if hit is not None and hit[0] is cfg:
         return hit[1]
-    sig = cfg.to_json()
+    sig = _plan_signature(cfg)
     keys = _PLAN_CACHE.get(sig)
     if keys is None:
         keys = tuple((s.key, s.kind) for s in plan(cfg))
@@ -54,6 +55,15 @@ def block_keys(cfg: ArchConfig) -> tuple[tuple[str, str], ...]:
         _ID_CACHE.clear()
     _ID_CACHE[id(cfg)] = (cfg, keys)  # holds cfg, so its id cannot be reused while cached
     return keys
+
+
+def _plan_signature(cfg: ArchConfig) -> tuple:
+    """The fields that set ``plan(cfg)`` (not the name, choices or notes): hashing them costs microseconds, a
+    JSON dump of the config a tenth of a millisecond."""
+    global _PLANNED_FIELDS
+    if _PLANNED_FIELDS is None:
+        _PLANNED_FIELDS = tuple(f.name for f in fields(ArchConfig) if f.name not in ("name", "choices", "notes"))
+    return tuple(getattr(cfg, name) for name in _PLANNED_FIELDS)
 
 
 def predict_latency(cfg: ArchConfig, table: LatencyTable) -> LatencyPrediction:
