@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from nas.cli.common import emit_json, load_arch, stderr, stdout
+from nas.errors import NasError
 from nas.latency.backends import BACKENDS
 from nas.space import DEFAULT_SPACE
 
@@ -33,6 +34,7 @@ def __getattr__(name: str) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def devices(tables_dir: Path | None, as_json: bool) -> None:
     """List every latency table found, with method, runtime, entries, provenance and whether it fits here."""
+    from nas.latency.extend import added_summary
     from nas.latency.host import host_notice, host_status
     from nas.latency.table import TableError, find_tables, read_table
 
@@ -43,7 +45,8 @@ def devices(tables_dir: Path | None, as_json: bool) -> None:
         except TableError as exc:
             rows.append({"device": name, "path": str(path), "error": str(exc)})
             continue
-        rows.append({**table.summary(), "host_status": host_status(table), "host_notice": host_notice(table)})
+        rows.append({**table.summary(), "host_status": host_status(table), "host_notice": host_notice(table),
+                     "added": added_summary(table)})
     if as_json:
         emit_json({"devices": rows})
         return
@@ -57,6 +60,8 @@ def devices(tables_dir: Path | None, as_json: bool) -> None:
             out.add_row(r["device"], "[red]invalid[/red]", "", "", "")
             continue
         entries = f"{r['entries']:,}"
+        if r["added"] and r["added"]["entries"]:
+            entries += f" +{r['added']['entries']:,} priced"
         if not r["complete"]:
             entries = f"[yellow]{r['entries']:,}/{r['keys_total'] or '?':,} incomplete[/yellow]"
         here = {"same": "same host", "differs": "[yellow]other host[/yellow]",
@@ -73,6 +78,12 @@ def devices(tables_dir: Path | None, as_json: bool) -> None:
             made = (f" ({r['runtime']} {_short(r['runtime_version'], 30)}{threads}, {str(r['date'] or '')[:10]}, "
                     f"{_short(r['host'] or r['source'], 40)}{fit})")
         stdout.print(f"{r['device']}: {r['path']}{made}", highlight=False, soft_wrap=True)
+    for r in rows:
+        if r.get("added") and r["added"]["entries"]:
+            origins = ", ".join(f"{origin}: {n:,}" for origin, n in r["added"]["origins"].items())
+            stdout.print(f"{r['device']}: +{r['added']['entries']:,} entries priced by its cost model "
+                         f"({r['added']['model']}; {origins}), not in its file: {r['added']['path']}",
+                         highlight=False, soft_wrap=True)
     for r in rows:
         if r.get("error"):
             stdout.print(f"[red]{r['error']}[/red]", highlight=False, soft_wrap=True)
@@ -101,21 +112,44 @@ def predict(arch: str, device: str, resolution: int | None, tables_dir: Path | N
     """Predicted latency of ARCH (preset name or config JSON) on DEVICE, with per-block breakdown."""
     from nas.latency.predict import predict_latency
     from nas.latency.table import load_table
+    from nas.models.presets import PRESETS
 
     table = load_table(device, tables_dir)
     cfg = load_arch(arch)
+    own = cfg.resolution
     pred = predict_latency(cfg.replace(resolution=resolution) if resolution else cfg, table)
+    at = resolution or own
+    note = None
+    if at != own:
+        note = f"{arch} is priced at {at} px, not at its own {own} px"
+    elif at != table.resolution:
+        where = " (where searches of its space price the presets)" if arch in PRESETS else ""
+        try:
+            there = predict_latency(cfg.replace(resolution=table.resolution), table, extend=False).total_ms
+            note = (f"{arch} is priced at its own {own} px; at the table's {table.resolution} px{where} it is "
+                    f"{there:.2f} ms: --resolution {table.resolution}")
+        except NasError:
+            note = f"{arch} is priced at its own {own} px; the table is at {table.resolution} px{where}"
     if as_json:
-        emit_json(pred.to_dict())
+        emit_json({**pred.to_dict(), "resolution": at, "arch_resolution": own, "note": note})
         return
     from rich.table import Table
 
-    out = Table("#", "kind", "ms", "key", title=f"{arch} on {device}")
+    added = set(pred.on_demand)
+    out = Table("#", "kind", "ms", "key", title=f"{arch} on {device} at {at} px")
     for i, (key, kind, ms) in enumerate(pred.per_block):
-        out.add_row(str(i), kind, f"{ms:.3f}", key)
+        out.add_row(str(i), kind + (" *" if key in added else ""), f"{ms:.3f}", key)
     out.add_row("", "overhead", f"{pred.overhead_ms:.3f}", "per network")
     stdout.print(out)
     stdout.print(f"[bold]{pred.total_ms:.2f} ms[/bold] ({pred.method}, {table.runtime}, table {table.hash})")
+    if pred.on_demand:
+        from nas.latency.extend import added_path
+
+        stdout.print(f"* {len(pred.on_demand)} of {len(pred.per_block)} blocks are not in the table's file: priced "
+                     f"by its cost model ({pred.cost_model}), kept in {added_path(table)}", highlight=False,
+                     soft_wrap=True)
+    if note:
+        stdout.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 @latency.command("measure")

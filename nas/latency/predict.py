@@ -30,12 +30,16 @@ class LatencyPrediction:
     device: str
     per_block: list[tuple[str, str, float]] = field(default_factory=list)  # (key, kind, ms)
     overhead_ms: float = 0.0  # per network, included in total_ms
+    on_demand: tuple[str, ...] = ()  # keys an estimated table's cost model priced (not in its file)
+    cost_model: str | None = None  # the version of that cost model
 
     def to_dict(self) -> dict[str, Any]:
+        added = set(self.on_demand)
         return {
             "latency_ms": round(self.total_ms, 4), "method": self.method, "device": self.device,
-            "overhead_ms": self.overhead_ms,
-            "blocks": [{"key": k, "kind": kind, "ms": ms} for k, kind, ms in self.per_block],
+            "overhead_ms": self.overhead_ms, "on_demand_blocks": len(self.on_demand), "cost_model": self.cost_model,
+            "blocks": [{"key": k, "kind": kind, "ms": ms, "source": "cost model" if k in added else "table"}
+                       for k, kind, ms in self.per_block],
         }
 
 
@@ -66,21 +70,27 @@ def _plan_signature(cfg: ArchConfig) -> tuple:
     return tuple(getattr(cfg, name) for name in _PLANNED_FIELDS)
 
 
-def predict_latency(cfg: ArchConfig, table: LatencyTable) -> LatencyPrediction:
+def predict_latency(cfg: ArchConfig, table: LatencyTable, *, extend: bool = True) -> LatencyPrediction:
     """Predicted latency of ``cfg`` on the table's device.
 
+    A block key an estimated table lacks is priced by the table's cost model (:mod:`nas.latency.extend`) and
+    listed in ``on_demand``; ``extend=False`` uses only the entries it has.
+
     Raises:
-        MissingKeysError: the table lacks some of the network's block keys (never priced as zero).
+        MissingKeysError: a measured or calibrated table lacks some of the network's block keys (never priced
+            as zero).
     """
-    entries = table.entries
-    per_block = []
-    missing = []
-    for key, kind in block_keys(cfg):
-        entry = entries.get(key)
-        if entry is None:
-            missing.append(key)
-        else:
-            per_block.append((key, kind, entry["ms"]))
+    keys = block_keys(cfg)
+    per_block, on_demand, missing = _look_up(keys, table)
+    if missing and extend and table.method == "estimated":
+        from nas.latency import extend as extension
+
+        if extension.cost_model(table) is not None:
+            extension.load_added(table)
+            wanted = set(missing) - set(table.added)
+            if wanted:
+                extension.price_blocks(table, [s for s in plan(cfg) if s.key in wanted])
+            per_block, on_demand, missing = _look_up(keys, table)
     if missing:
         hint = ""
         if cfg.resolution != table.resolution:
@@ -89,7 +99,30 @@ def predict_latency(cfg: ArchConfig, table: LatencyTable) -> LatencyPrediction:
                     f"{cfg.resolution}")
         raise table.missing(*missing, hint=hint)
     total = table.network_overhead_ms + sum(ms for _, _, ms in per_block)
-    return LatencyPrediction(total, table.method, table.device, per_block, table.network_overhead_ms)
+    version = None
+    if on_demand:
+        from nas.latency.extend import model_version
+
+        version = model_version(table)
+    return LatencyPrediction(total, table.method, table.device, per_block, table.network_overhead_ms,
+                             tuple(on_demand), version)
+
+
+def _look_up(keys: tuple[tuple[str, str], ...],
+             table: LatencyTable) -> tuple[list[tuple[str, str, float]], list[str], list[str]]:
+    """(per block (key, kind, ms), keys found among the added entries, keys found nowhere)."""
+    entries, added = table.entries, table.added
+    per_block, on_demand, missing = [], [], []
+    for key, kind in keys:
+        entry = entries.get(key)
+        if entry is None:
+            entry = added.get(key)
+            if entry is None:
+                missing.append(key)
+                continue
+            on_demand.append(key)
+        per_block.append((key, kind, entry["ms"]))
+    return per_block, on_demand, missing
 
 
 def predict_ms(cfg: ArchConfig, table: LatencyTable) -> float:

@@ -100,10 +100,13 @@ class LatencyTable:
     provenance: dict[str, Any] = field(default_factory=dict)
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
+    # entries an estimated table's cost model priced on demand (nas.latency.extend): not in the file, not hashed
+    added: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    added_loaded: bool = field(default=False, repr=False)
 
     def ms(self, key: str) -> float:
         """Milliseconds of one block key; raises MissingKeysError if the table lacks it."""
-        entry = self.entries.get(key)
+        entry = self.entries.get(key) or self.added.get(key)
         if entry is None:
             raise self.missing(key)
         return float(entry["ms"])
