@@ -24,27 +24,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from nas.search import SearchSettings, hypervolume, parse_budget, run_search
-from nas.search.outputs import records
+from nas.run import hypervolume, load_run
+from nas.search import SearchSettings, parse_budget, run_search
 
 RESULTS = Path(__file__).parent / "results"
 
 
 def run_one(sampler: str, seed: int, args: argparse.Namespace, root: Path) -> dict:
-    import optuna
-
     out = root / f"{sampler}-{seed}"
     start = time.perf_counter()
     result = run_search(SearchSettings(
         device=args.device, budget_ms=parse_budget(args.budget), space=args.space, trials=args.trials,
         proxy=args.proxy, sampler=sampler, seed=seed, out=out, report=False, enqueue_presets=False,
-        argv=sys.argv), live=False)
+        workers=1, argv=sys.argv))
     if result.stopped_by in ("SIGINT", "SIGTERM"):
         sys.exit(f"stopped by {result.stopped_by}")
-    study = optuna.load_study(study_name=result.study, storage=f"sqlite:///{out / 'study.db'}")
-    feasible = [(r.accuracy, r.latency_ms) for r in records(study) if r.feasible and r.accuracy is not None]
-    return {"sampler": sampler, "seed": seed, "evaluated": result.trained, "over_budget": result.over_budget,
-            "reused": result.reused, "failed": result.failed, "seconds": round(time.perf_counter() - start, 1),
+    run = load_run(out)
+    feasible = [(r.score, r.latency_ms) for r in run.records if r.scored and run.feasible(r)]
+    return {"sampler": sampler, "seed": seed, "evaluated": result.scored, "over_budget": result.over_budget,
+            "reused": result.duplicates, "failed": result.failed, "seconds": round(time.perf_counter() - start, 1),
             "points": feasible, "front_size": len(result.front)}
 
 
@@ -70,7 +68,7 @@ def main() -> None:
     scores = [a for r in runs for a, _ in r["points"]]
     lo, hi = min(scores), max(scores)
     for r in runs:
-        r["hypervolume"] = hypervolume(r["points"], ref_accuracy=lo, ref_latency_ms=budget_ms) / \
+        r["hypervolume"] = hypervolume(r["points"], ref_score=lo, ref_latency_ms=budget_ms) / \
             ((hi - lo) * budget_ms)
         r["best_score"] = max(a for a, _ in r["points"])
     summary = {}

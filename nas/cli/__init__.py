@@ -47,7 +47,16 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, help_) for name, (_, _, help_) in COMMANDS.items()])
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES = """\b
+Exit codes:
+  0    success
+  1    the work failed: nothing was scored, a file or storage cannot be read, an export check failed
+  2    usage error: an unknown name, a malformed or out-of-range value, a folder that holds another run
+  130  stopped by Ctrl-C (143: by SIGTERM); what was already computed is kept
+Errors are one line on stderr; --debug shows the traceback."""
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="nas")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 def cli(debug: bool) -> None:

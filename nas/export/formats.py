@@ -150,6 +150,8 @@ def check_output(out: Path, fmt: str) -> None:
     suffix = SUFFIXES[fmt]
     if fmt == "coreml" and out.suffix != suffix:
         raise OutputPathError(f"a Core ML mlprogram is a '{suffix}' package; got '{out}'")
+    if out.suffix.lower() != suffix:
+        raise OutputPathError(f"--format {fmt} writes a '{suffix}' file; got '{out}' (e.g. --out model{suffix})")
     if out.is_dir() and fmt != "coreml":
         raise OutputPathError(f"'{out}' is a folder; give a file path such as '{out / ('model' + suffix)}'")
     parent = out.parent

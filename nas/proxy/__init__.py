@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from nas.errors import UnknownNameError
 from nas.proxy.base import SCORE_KINDS, Proxy, ProxyResult, proxy_resolution
 from nas.proxy.data import DataError, Dataset, load_dataset
 from nas.proxy.device import DeviceError, resolve_train_device
@@ -27,9 +26,11 @@ from nas.proxy.options import ProxyOptionError, parse_option_pairs
 from nas.proxy.session import StateError, StateMismatchError, TrainSession
 from nas.proxy.train import SotlProxy, TrainProxy
 from nas.proxy.zero_cost import NaswotProxy, ParamsProxy, SynflowProxy, ZiCoProxy
+from nas.registry import Registry
 
-PROXIES: dict[str, type[Proxy]] = {p.name: p for p in (TrainProxy, SotlProxy, ZiCoProxy, NaswotProxy,
-                                                       SynflowProxy, ParamsProxy)}
+PROXIES: Registry[type[Proxy]] = Registry("proxy")
+for _proxy in (TrainProxy, SotlProxy, ZiCoProxy, NaswotProxy, SynflowProxy, ParamsProxy):
+    PROXIES.register(_proxy.name, _proxy)
 # Highest Kendall tau against 10x longer training in benchmarks/results/proxy_fidelity_40.md (22 hybrid-vit
 # networks on CIFAR-10, 40 vs 400 steps, seed ceiling 0.81): 40-step training 0.52, naswot 0.27, params 0.10,
 # synflow -0.03, zico -0.18, at ~7 s per candidate on one core, affordable for a search of tens of candidates.
@@ -45,8 +46,6 @@ def get_proxy(name: str, **options: Any) -> Proxy:
         ProxyOptionError: an option the proxy does not take (the accepted ones are listed), a wrong type or
             an out-of-range value (e.g. ``steps=0``).
     """
-    if name not in PROXIES:
-        raise UnknownNameError("proxy", name, list(PROXIES))
     return PROXIES[name](**options)
 
 

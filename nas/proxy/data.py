@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nas.errors import UnknownNameError, UsageError
+from nas.errors import UsageError
+from nas.registry import Registry
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 
@@ -81,17 +82,7 @@ class Dataset:
 
 # ----------------------------------------------------------------------------- loaders
 # kind -> fn(path, image_size) -> (x uint8 (N, C, S, S), y int64 (N,), class names, (test_x, test_y) or None)
-LOADERS: dict[str, Callable[[str, int], tuple]] = {}
-
-
-def register_loader(kind: str) -> Callable:
-    """Register the function that reads datasets of ``kind`` (``KIND:PATH`` specs)."""
-
-    def deco(fn: Callable) -> Callable:
-        LOADERS[kind] = fn
-        return fn
-
-    return deco
+LOADERS: Registry[Callable[[str, int], tuple]] = Registry("dataset kind")
 
 
 def load_dataset(spec: str = "digits", *, seed: int = 0, val_fraction: float = 0.2,
@@ -110,11 +101,10 @@ def load_dataset(spec: str = "digits", *, seed: int = 0, val_fraction: float = 0
         UnknownNameError: the spec's kind is not a known loader.
     """
     kind, _, path = spec.partition(":")
-    if kind not in LOADERS:
-        raise UnknownNameError("dataset kind", kind, list(LOADERS))
+    loader = LOADERS[kind]  # an unknown kind raises UnknownNameError, listing the known ones
     if kind != "digits" and not path:
         raise DataError(f"dataset '{kind}' needs a folder: --data {kind}:DIR")
-    x, y, classes, test = LOADERS[kind](path, image_size)
+    x, y, classes, test = loader(path, image_size)
     if len(classes) < 2 or len(np.unique(y)) < 2:
         raise DataError(f"{path or spec}: found {len(np.unique(y))} class(es); "
                         "a classifier needs at least two")
@@ -135,7 +125,7 @@ def load_dataset(spec: str = "digits", *, seed: int = 0, val_fraction: float = 0
     )
 
 
-@register_loader("digits")
+@LOADERS.register("digits")
 def _load_digits(path: str, image_size: int) -> tuple:
     """scikit-learn's bundled 8x8 digits (values 0..16), upsampled bilinearly to image_size, grey -> RGB."""
     from sklearn.datasets import load_digits
@@ -149,7 +139,7 @@ def _load_digits(path: str, image_size: int) -> tuple:
     return img.contiguous().numpy(), bunch.target.astype(np.int64), classes, None
 
 
-@register_loader("cifar10")
+@LOADERS.register("cifar10")
 def _load_cifar10(path: str, image_size: int) -> tuple:
     root = _existing_dir(path)
     if not list(root.glob("data_batch_*")) and (root / "cifar-10-batches-py").is_dir():
@@ -169,7 +159,7 @@ def _load_cifar10(path: str, image_size: int) -> tuple:
     return np.concatenate(xs), np.concatenate(ys), classes, test
 
 
-@register_loader("folder")
+@LOADERS.register("folder")
 def _load_folder(path: str, image_size: int) -> tuple:
     from PIL import Image, UnidentifiedImageError
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +21,7 @@ import torch.nn.functional as F
 
 from nas.config import ArchConfig
 from nas.errors import NasError, UsageError
+from nas.files import write_atomic
 from nas.models.builder import build_model
 from nas.models.stats import count_params
 from nas.proxy.base import ProxyResult, Stopwatch, is_oom, proxy_resolution, torch_threads
@@ -229,7 +228,7 @@ class TrainSession:
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        return _write_bytes_atomic(Path(path), buffer.getvalue())
+        return write_atomic(path, buffer.getvalue())
 
     def _check_identity(self, saved: dict[str, Any], path: str | Path) -> None:
         mine = self.identity()
@@ -330,18 +329,3 @@ def _read_state(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise StateError(f"training state '{path}' is not a format-{STATE_FORMAT} nas training state")
     return state
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
