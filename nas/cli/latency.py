@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -360,10 +361,16 @@ class _progress_lines:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Export only the first N blocks.")
 @click.option("--calibration-networks", type=click.IntRange(min=0), default=12, show_default=True,
               help="Random members measured end to end (beside the space's presets) to fit the residual.")
+@click.option("--resolution", type=click.IntRange(min=1), default=None,
+              help="Plan the space's blocks at this resolution (default: the space's).")
+@click.option("--only-missing", is_flag=True,
+              help="Measure only the keys of the space (at --resolution) that table DEVICE lacks, into that table "
+                   "(a table found elsewhere is copied to your table folder first).")
 @TABLES_OPTION
 @click.pass_context
 def profile(ctx: click.Context, device: str | None, runtime: str, space_name: str, threads: int, budget_s: float,
-            export_dir: Path | None, limit: int | None, calibration_networks: int, tables_dir: Path | None) -> None:
+            export_dir: Path | None, limit: int | None, calibration_networks: int, resolution: int | None,
+            only_missing: bool, tables_dir: Path | None) -> None:
     """Measure a latency table for this machine (every block key of a space), or export the blocks."""
     if ctx.invoked_subcommand is not None:
         return
@@ -372,13 +379,23 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
     from nas.space import load_space
 
     space = load_space(space_name)
+    existing = None
+    if only_missing:
+        from nas.latency.table import load_table
+
+        existing = load_table(device, tables_dir)
     if export_dir is not None:
         from nas.latency.profile import export_blocks
 
+        runtime = existing.runtime if existing else runtime
         manifest = export_blocks(space, runtime=runtime, out_dir=export_dir, device=device, limit=limit,
+                                 resolution=resolution, skip=existing.entries if existing else (),
                                  progress=lambda msg: stderr.print(msg, highlight=False))
         stdout.print(f"wrote {len(manifest['blocks'])} blocks and {export_dir / 'manifest.json'}; time them on "
                      f"the device, then: nas profile import CSV --device {device} --runtime {runtime}")
+        return
+    if existing is not None:
+        _profile_missing(existing, space, resolution, tables_dir)
         return
     from nas.latency.backends import TimingPolicy, get_backend
     from nas.latency.profile import profile_space
@@ -388,7 +405,10 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
         raise click.UsageError(f"runtime '{runtime}' cannot time on this machine; use --export DIR")
     path = Path(tables_dir or user_tables_dir()) / f"{device}.json"
     policy = TimingPolicy(budget_s=budget_s, clock="thread" if threads == 1 else "wall")
-    stderr.print(f"profiling space '{space.name}' on {runtime} ({threads} thread(s)) into {path}")
+    if resolution:
+        space = dataclasses.replace(space, resolution=resolution)
+    stderr.print(f"profiling space '{space.name}' at {space.resolution} px on {runtime} ({threads} thread(s)) "
+                 f"into {path}")
     started = time.perf_counter()
     with _ProfileProgress() as progress:
         table = profile_space(space, device=device, path=path, runtime=runtime, threads=threads, policy=policy,
@@ -397,6 +417,23 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
     stdout.print(f"wrote {path}: {len(table.entries)} entries in {time.perf_counter() - started:.0f} s "
                  f"(block timing {table.provenance.get('profile_seconds')} s); calibration networks: MAPE "
                  f"{cal.get('mape_before')}% as plain sums, {cal.get('mape_loo')}% leave-one-out after the fit")
+
+
+def _profile_missing(table: Any, space: Any, resolution: int | None, tables_dir: Path | None) -> None:
+    """`nas profile --only-missing`: the keys of ``space`` at ``resolution`` that ``table`` lacks, timed here."""
+    from nas.latency.profile import profile_missing
+    from nas.latency.table import user_tables_dir
+
+    path = Path(tables_dir or user_tables_dir()) / f"{table.device}.json"
+    copy = "" if table.path == path else f" (a copy of {table.path}, which it takes precedence over)"
+    at = resolution or space.resolution
+    stderr.print(f"measuring the keys of space '{space.name}' at {at} px that '{table.device}' lacks, into {path}"
+                 f"{copy}", highlight=False)
+    started = time.perf_counter()
+    with _ProfileProgress() as progress:
+        table, measured = profile_missing(table, space, resolution=at, path=path, progress=progress)
+    stdout.print(f"wrote {path}: {measured} keys measured in {time.perf_counter() - started:.0f} s, "
+                 f"{len(table.entries):,} entries", highlight=False)
 
 
 class _ProfileProgress:

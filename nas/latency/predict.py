@@ -94,10 +94,8 @@ def predict_latency(cfg: ArchConfig, table: LatencyTable, *, extend: bool = True
     if missing:
         hint = ""
         if cfg.resolution != table.resolution:
-            hint = (f"the table is at resolution {table.resolution}, the network at {cfg.resolution}: "
-                    f"predict it at {table.resolution} (--resolution {table.resolution}) or profile a space at "
-                    f"{cfg.resolution}")
-        raise table.missing(*missing, hint=hint)
+            hint = f"or price it at {table.resolution} px: --resolution {table.resolution}"
+        raise table.missing(*missing, hint=hint, resolution=cfg.resolution)
     total = table.network_overhead_ms + sum(ms for _, _, ms in per_block)
     version = None
     if on_demand:
