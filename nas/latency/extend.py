@@ -115,3 +115,21 @@ def added_summary(table: LatencyTable) -> dict[str, Any] | None:
     for entry in added.values():
         origins[entry.get("origin", "on demand")] = origins.get(entry.get("origin", "on demand"), 0) + 1
     return {"entries": len(added), "model": version, "origins": origins, "path": str(added_path(table))}
+
+
+def added_note(device: str, path: str | None, table_hash: str) -> str | None:
+    """"+N entries priced by its cost model (costmodel-...), not in its file" for the table a run used, or None."""
+    from nas.latency.table import TableError, read_table
+
+    if not path:
+        return None
+    try:
+        table = read_table(path)
+    except TableError:
+        return None
+    if table.hash != table_hash:
+        return None
+    summary = added_summary(table)
+    if not summary or not summary["entries"]:
+        return None
+    return f"+{summary['entries']:,} entries priced by its cost model ({summary['model']}), not in its file"
