@@ -72,6 +72,15 @@ CASES = [
     (["latency", "predict", "deit-tiny", "--device", "partial", "--tables", "{dir}"], 1,
      "is incomplete: it lacks 1,135 of the 1,320 block keys of space 'hybrid-vit'"),
     (["latency", "measure", "deit-tiny", "no-such-net"], 2, "unknown preset 'no-such-net'"),
+    # measured tables stay strict and name the command that measures only what is missing (issue 14)
+    (["latency", "predict", "mobilevit-s", "--device", "x86-2core-ort"], 1,
+     "--space hybrid-vit --resolution 256 --only-missing"),
+    (["profile", "--device", "iphone12", "--space", "hybrid-vit", "--resolution", "256", "--only-missing"], 1,
+     "table 'iphone12' is estimated: its cost model prices missing keys itself"),
+    (["tables", "fit", "--device", "x86-2core-ort", "--space", "hybrid-vit", "--resolution", "256"], 2,
+     "carries no cost model"),
+    (["tables", "fit", "--device", "iphone12", "--resolution", "256", "--out", "x.json"], 2,
+     "--out applies to a refit"),
 ]
 
 

@@ -351,6 +351,9 @@ def calibrated_table(base: LatencyTable, fit: CalibrationFit, *, device: str, so
             provenance[name] = prov[name]
     if fingerprint:
         provenance["fingerprint"] = fingerprint
+    block_scales = prov.get("calibration", {}).get("scales") if base.method == "measured" else prov.get("block_scales")
+    if block_scales:  # how blocks timed alone add up inside a network: for keys measured later (--only-missing)
+        provenance["block_scales"] = block_scales
     return LatencyTable(
         device=device, runtime=base.runtime, method="calibrated", resolution=base.resolution, batch=base.batch,
         threads=base.threads, runtime_version=runtime_version or base.runtime_version,
