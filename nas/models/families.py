@@ -11,22 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from nas.config import (
-    ArchConfig,
-    ConvMixer,
-    DownsampleConfig,
-    HeadConfig,
-    HiloMixer,
-    IdentityMixer,
-    MhsaMixer,
-    MobileViTMixer,
-    PoolMixer,
-    SeparableMixer,
-    StageConfig,
-    StemConfig,
-)
+from nas.config import ArchConfig, DownsampleConfig, HeadConfig, StageConfig, StemConfig
 from nas.errors import ConfigError
 from nas.layers.helpers import make_divisible
+from nas.mixers import make_mixer
+from nas.mixers.conv import ConvMixer
+from nas.mixers.mhsa import MhsaMixer
+from nas.mixers.pool import PoolMixer
 from nas.registry import Registry
 
 FamilyBuilder = Callable[..., ArchConfig]
@@ -38,15 +29,6 @@ def _pick(table: dict[str, Any], key: str, what: str) -> Any:
     if key not in table:
         raise ConfigError(f"field '{what}': unknown value '{key}'; accepted: {', '.join(table)}")
     return table[key]
-
-
-def _mixer_for(kind: str, *, dim: int, num_heads: int) -> Any:
-    """A token mixer of ``kind`` for a MobileViT-style stage of attention width ``dim``."""
-    if kind == "separable":
-        return SeparableMixer(dim=dim)
-    if kind == "mobilevit":
-        return MobileViTMixer(dim=dim, num_heads=num_heads)
-    raise ConfigError(f"field 'mixer': unknown value '{kind}'; accepted: separable, mobilevit")
 
 
 def build_family(family: str, choices: dict[str, Any], *, name: str, resolution: int) -> ArchConfig:
@@ -109,9 +91,10 @@ def _mobile_stages(
         StageConfig(depth=mv2_depths[1], channels=widths[1], mixer=ConvMixer(expand_ratio=expand),
                     downsample=down, **mv2),
     ]
-    for width, dim, depth, kind in zip(widths[2:], dims, depths, mixers):
-        stages.append(StageConfig(depth=depth, channels=width, mixer=_mixer_for(kind, dim=dim, num_heads=num_heads),
-                                  downsample=down, act=act, norm=norm, mlp_ratio=mlp_ratio))
+    for i, (width, dim, depth, kind) in enumerate(zip(widths[2:], dims, depths, mixers)):
+        mixer = make_mixer(kind, f"mixers[{i}]", dim=dim, num_heads=num_heads)
+        stages.append(StageConfig(depth=depth, channels=width, mixer=mixer, downsample=down, act=act, norm=norm,
+                                  mlp_ratio=mlp_ratio))
     return tuple(stages)
 
 
@@ -238,12 +221,7 @@ def litv2(
     kinds = (*mixers, "hilo", "hilo")
     stages = []
     for i, (width, depth, kind, ws) in enumerate(zip(widths, depths, kinds, windows)):
-        if kind == "hilo":
-            mixer: Any = HiloMixer(num_heads=width // head_dim, alpha=alpha, window=ws)
-        elif kind == "identity":
-            mixer = IdentityMixer()
-        else:
-            raise ConfigError(f"field 'mixers[{i}]': unknown value '{kind}'; accepted: identity, hilo")
+        mixer = make_mixer(kind, f"mixers[{i}]", num_heads=width // head_dim, alpha=alpha, window=ws)
         ds = DownsampleConfig("patch", 2) if i else DownsampleConfig("none")
         stages.append(StageConfig(depth=depth, channels=width, mixer=mixer, downsample=ds, **common))
     return ArchConfig(

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
-from nas.config import TOKEN_MIXERS, ArchConfig, HeadConfig, StageConfig, StemConfig
+from nas.config import ArchConfig, HeadConfig, StageConfig, StemConfig
+from nas.mixers import block_kind_of
 
 Shape = tuple[int, ...]  # without the batch dim: (C, H, W) feature map or (N, C) tokens
 
@@ -147,39 +148,19 @@ def _plan_stage(
                                norm=st.norm))
         shape = out
     mixer = st.mixer
-    if mixer.kind in TOKEN_MIXERS:
+    kind = block_kind_of(mixer)
+    if mixer.layout == "tokens":
         shape = _to_layout(specs, shape, grid, "tokens", i)
         extra = shape[0] - grid[0] * grid[1]  # class token
-        common = dict(dim=st.channels, grid=grid, extra_tokens=extra, mlp_ratio=st.mlp_ratio, ffn=st.ffn,
-                      act=st.act, norm=st.norm, layer_scale=st.layer_scale)
-        if mixer.kind == "mhsa":
-            common.update(num_heads=mixer.num_heads, key_dim=mixer.key_dim, attn_ratio=mixer.attn_ratio,
-                          attn_bias=mixer.attn_bias, qkv_bias=mixer.qkv_bias)
-        elif mixer.kind == "hilo":
-            common.update(num_heads=mixer.num_heads, alpha=mixer.alpha, window=mixer.window,
-                          qkv_bias=mixer.qkv_bias)
+        args = dict(dim=st.channels, grid=grid, extra_tokens=extra, mlp_ratio=st.mlp_ratio, ffn=st.ffn,
+                    act=st.act, norm=st.norm, layer_scale=st.layer_scale, **mixer.block_args(st))
         for _ in range(st.depth):
-            specs.append(_spec(mixer.kind, shape, shape, i, **common))
+            specs.append(_spec(kind, shape, shape, i, **args))
         return shape, grid
     shape = _to_layout(specs, shape, grid, "nchw", i)
-    if mixer.kind == "conv":
-        for _ in range(st.depth):
-            out = (st.channels, grid[0], grid[1])
-            specs.append(_spec("mbconv", shape, out, i, out_chs=st.channels, expand_ratio=mixer.expand_ratio,
-                               kernel_size=mixer.kernel_size, act=st.act, norm=st.norm))
-            shape = out
-    elif mixer.kind == "pool":
-        for _ in range(st.depth):
-            specs.append(_spec("pool", shape, shape, i, pool_size=mixer.pool_size, mlp_ratio=st.mlp_ratio,
-                               act=st.act, norm=st.norm, layer_scale=st.layer_scale))
-    elif mixer.kind == "mobilevit":
-        specs.append(_spec("mobilevit", shape, shape, i, dim=mixer.dim, depth=st.depth, num_heads=mixer.num_heads,
-                           patch_size=mixer.patch_size, kernel_size=mixer.kernel_size, mlp_ratio=st.mlp_ratio,
-                           fusion=mixer.fusion, act=st.act, norm=st.norm))
-    elif mixer.kind == "separable":
-        specs.append(_spec("separable", shape, shape, i, dim=mixer.dim, depth=st.depth,
-                           patch_size=mixer.patch_size, kernel_size=mixer.kernel_size, mlp_ratio=st.mlp_ratio,
-                           act=st.act, norm=st.norm))
-    else:  # validate() guarantees every mixer kind is handled above
-        raise AssertionError(mixer.kind)
+    out = (st.channels, grid[0], grid[1])
+    args = mixer.block_args(st)
+    for _ in range(1 if mixer.stage_block else st.depth):
+        specs.append(_spec(kind, shape, out, i, **args))
+        shape = out
     return shape, grid
