@@ -123,9 +123,9 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
         try:
             ms = float(value)
         except ValueError:
-            raise CalibrationError(f"{where}: latency_ms {value!r} is not a number (milliseconds > 0)") from None
+            raise CalibrationError(f"{where}: latency_ms {value!r} is not a number (of ms > 0)") from None
         if not math.isfinite(ms) or ms <= 0:
-            raise CalibrationError(f"{where}: latency_ms {value} must be a finite number of milliseconds > 0")
+            raise CalibrationError(f"{where}: latency_ms {value} must be a finite number of ms > 0")
         if (arch, resolution) not in by_arch:
             cfg = _arch_config(arch, path.parent, where, PRESETS)
             by_arch[arch, resolution] = (_at_resolution(cfg, resolution, where), [], [], where)
