@@ -42,11 +42,12 @@ CSV_PRESETS = ("deit-tiny", "mobilevit-xxs", "mobilevit-xs", "mobilevitv2-0.5", 
 TARGET_WITHIN_10PCT = 0.90
 
 
-def nas(*args: str, tables: Path) -> tuple[str, float, float]:
-    """Run `nas ARGS --tables DIR`; returns (stdout, wall s, CPU s of the child). Fails loudly."""
+def nas(*args: str, tables: Path | None = None) -> tuple[str, float, float]:
+    """Run `nas ARGS [--tables DIR]`; returns (stdout, wall s, CPU s of the child). Fails loudly."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", "from nas.cli import main; main()", *args, "--tables", str(tables)],
+    where = ["--tables", str(tables)] if tables else []
+    proc = subprocess.run([sys.executable, "-c", "from nas.cli import main; main()", *args, *where],
                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -103,7 +104,7 @@ def main() -> None:
     log(f"2/4 nas latency measure {' '.join(CSV_PRESETS)} --resolution {base.resolution} --csv ...")
     timings_csv = tmp / "timings.csv"
     _, measure_wall, measure_cpu = nas("latency", "measure", *CSV_PRESETS, "--resolution", str(base.resolution),
-                                       "--csv", str(timings_csv), "--json", tables=tables)
+                                       "--csv", str(timings_csv), "--json")
     out, _, _ = nas("latency", "calibrate", "--device", args.base, "--as", "here-csv", "--timings",
                     str(timings_csv), "--json", tables=tables)
     csv_fit = json.loads(out)

@@ -123,9 +123,9 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
         try:
             ms = float(value)
         except ValueError:
-            raise CalibrationError(f"{where}: latency_ms {value!r} is not a number (milliseconds > 0)") from None
+            raise CalibrationError(f"{where}: latency_ms {value!r} is not a number (of ms > 0)") from None
         if not math.isfinite(ms) or ms <= 0:
-            raise CalibrationError(f"{where}: latency_ms {value} must be a finite number of milliseconds > 0")
+            raise CalibrationError(f"{where}: latency_ms {value} must be a finite number of ms > 0")
         if (arch, resolution) not in by_arch:
             cfg = _arch_config(arch, path.parent, where, PRESETS)
             by_arch[arch, resolution] = (_at_resolution(cfg, resolution, where), [], [], where)
@@ -351,6 +351,9 @@ def calibrated_table(base: LatencyTable, fit: CalibrationFit, *, device: str, so
             provenance[name] = prov[name]
     if fingerprint:
         provenance["fingerprint"] = fingerprint
+    block_scales = prov.get("calibration", {}).get("scales") if base.method == "measured" else prov.get("block_scales")
+    if block_scales:  # how blocks timed alone add up inside a network: for keys measured later (--only-missing)
+        provenance["block_scales"] = block_scales
     return LatencyTable(
         device=device, runtime=base.runtime, method="calibrated", resolution=base.resolution, batch=base.batch,
         threads=base.threads, runtime_version=runtime_version or base.runtime_version,

@@ -26,7 +26,8 @@ DEFAULT_TRIALS_TRAINING = 40
 DEFAULT_TRIALS_TRAINING_FREE = 300
 SEED_MAX = 2**32 - 1  # numpy's and Optuna's samplers take 32-bit seeds
 # settings that define a run: a resumed run or a joining worker must have the same
-SHARED_SETTINGS = ("device", "budget_ms", "space", "proxy", "proxy_options", "data", "table_hash", "rungs")
+SHARED_SETTINGS = ("device", "budget_ms", "space", "resolutions", "proxy", "proxy_options", "data", "table_hash",
+                   "rungs")
 
 
 class StudyMismatchError(UsageError):
@@ -44,6 +45,7 @@ class SearchSettings:
     device: str | None = None
     budget_ms: float | None = None
     space: str | None = None
+    resolutions: tuple[int, ...] | None = None  # deploy resolution(s) instead of the space's own
     trials: int | None = None
     timeout_s: float | None = None
     proxy: str | None = None
@@ -60,6 +62,7 @@ class SearchSettings:
     workers: int | None = None
     train_device: str | None = None
     multi_fidelity: bool | None = None
+    max_cpu_s: float | None = None  # stop once the workers spent this many CPU seconds scoring (benchmarks)
     report: bool = True
     enqueue_presets: bool = True  # the benchmark turns it off to compare samplers alone
     argv: list[str] = field(default_factory=list)
@@ -83,8 +86,10 @@ class SearchPlan:
     space: str
     space_ref: str  # what load_space reads: a shipped name or a YAML path
     space_path: str | None
+    resolutions: tuple[int, ...]  # --resolution (searched over when several); () = the space's own
     trials: int
     timeout_s: float | None
+    max_cpu_s: float | None
     proxy: str
     proxy_options: dict[str, Any]
     data: str
@@ -161,6 +166,8 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
     table = load_table(s.device, s.tables_dir)
     space_ref = str(s.space or DEFAULT_SPACE)
     space = load_space(space_ref)
+    if s.resolutions:
+        space = space.at_resolution(*s.resolutions)
     fastest_ms, fastest_params = fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)
     assert s.budget_ms is not None
     if s.budget_ms < fastest_ms:
@@ -181,7 +188,8 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
         storage_shown=redact(url), own_storage=s.storage is None, resume=s.resume, device=table.device,
         tables_dir=s.tables_dir, budget_ms=float(s.budget_ms), fastest_ms=float(fastest_ms),
         fastest_params=dict(fastest_params), space=space.name, space_ref=space_ref,
-        space_path=str(space.path) if space.path else None, trials=trials, timeout_s=s.timeout_s, proxy=s.proxy,
+        space_path=str(space.path) if space.path else None, resolutions=tuple(s.resolutions or ()), trials=trials,
+        timeout_s=s.timeout_s, max_cpu_s=s.max_cpu_s, proxy=s.proxy,
         proxy_options=dict(proxy.options), data=s.data, sampler=s.sampler, seed=seed, worker_index=s.worker_index,
         workers=s.workers or default_workers(), train_device=device, multi_fidelity=multi_fidelity,
         rungs=scorer.rungs,
@@ -201,8 +209,10 @@ def load_resources(plan: SearchPlan) -> Resources:
     data = load_dataset(plan.data, seed=plan.seed)
     scorer = Scorer(get_proxy(plan.proxy, **plan.proxy_options), data, seed=plan.seed, device=plan.train_device,
                     multi_fidelity=plan.multi_fidelity)
-    return Resources(space=load_space(plan.space_ref), table=load_table(plan.device, plan.tables_dir), data=data,
-                     scorer=scorer)
+    space = load_space(plan.space_ref)
+    if plan.resolutions:
+        space = space.at_resolution(*plan.resolutions)
+    return Resources(space=space, table=load_table(plan.device, plan.tables_dir), data=data, scorer=scorer)
 
 
 def _check_numbers(s: SearchSettings) -> None:
@@ -268,6 +278,7 @@ def _restore(s: SearchSettings) -> Any:
     s.device, s.budget_ms, s.proxy, s.data = meta.device, meta.budget_ms, meta.proxy, meta.data
     s.proxy_options = dict(meta.proxy_options)
     s.space = s.space or (str(copy) if copy.is_file() else meta.space_path or meta.space)
+    s.resolutions = s.resolutions or meta.resolutions or None
     s.sampler = s.sampler or meta.sampler
     s.seed = meta.seed if s.seed is None else s.seed
     s.study = s.study or meta.study

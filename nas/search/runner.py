@@ -176,7 +176,8 @@ def open_run(plan: SearchPlan, res: Resources) -> OpenRun:
 
 
 def _shared_settings(plan: SearchPlan, res: Resources) -> dict[str, Any]:
-    return {"device": plan.device, "budget_ms": plan.budget_ms, "space": plan.space, "proxy": plan.proxy,
+    return {"device": plan.device, "budget_ms": plan.budget_ms, "space": plan.space,
+            "resolutions": list(plan.resolutions), "proxy": plan.proxy,
             "proxy_options": plan.proxy_options, "data": plan.data, "table_hash": res.table.hash,
             "rungs": list(plan.rungs)}
 
@@ -233,7 +234,8 @@ def _meta(plan: SearchPlan, res: Resources) -> RunMeta:
         study=plan.study, storage=plan.storage_shown, budget_ms=plan.budget_ms,
         table=TableRef(device=table.device, runtime=table.runtime, method=table.method, hash=table.hash,
                        path=str(table.path) if table.path else None),
-        space=plan.space, space_path=plan.space_path, proxy=plan.proxy, metric=res.scorer.metric,
+        space=plan.space, space_path=plan.space_path, resolutions=plan.resolutions, proxy=plan.proxy,
+        metric=res.scorer.metric,
         proxy_options=plan.proxy_options, rungs=plan.rungs, tables_dir=plan.tables_dir, data=plan.data,
         sampler=plan.sampler, seed=plan.seed, trials=plan.trials, workers=plan.workers,
         train_device=plan.train_device, fastest_ms=plan.fastest_ms,
@@ -345,7 +347,7 @@ def _optimise_in_processes(plan: SearchPlan, coordinator: Coordinator,
         p.start()
     reason = None
     try:
-        while any(p.is_alive() for p in procs):
+        while any([p.is_alive() for p in procs]):  # polls (and so reaps) every process
             coordinator.poll()
             if reason is None:
                 reason = stop_reason()
@@ -361,12 +363,17 @@ def _optimise_in_processes(plan: SearchPlan, coordinator: Coordinator,
         for p in procs:
             p.join(timeout=30)
         raise
-    errors = []
+    errors, reported = [], set()
     while not results.empty():
         index, tally, error = results.get()
+        reported.add(index)
         if error:
             errors.append(f"worker {index}: {error}")
         reason = reason or (tally or {}).get("stopped_by")
+    for index, p in enumerate(procs):
+        if index not in reported:
+            coordinator.on_event(SearchEvent(f"worker {index} ended abruptly (exit code {p.exitcode}); its candidate "
+                                             "was continued by another worker, or is on --resume"))
     if errors:
         coordinator.finish()
         raise NasError("; ".join(errors))
