@@ -265,6 +265,8 @@ def validate(cfg: ArchConfig) -> None:
         _check_choice(st.ffn, FFN_KINDS, f"{where}.ffn")
         check_positive(st.channels, f"{where}.channels")
         check_positive(st.mlp_ratio, f"{where}.mlp_ratio")
+        if type(st.depth) is not int:  # it sizes loops: a bool or 9.5 from code must not get that far
+            raise ConfigError(f"field '{where}.depth': expected int, got {json.dumps(st.depth, default=str)}")
         if st.depth < 1:
             raise ConfigError(f"field '{where}.depth': must be >= 1, got {st.depth}")
         if st.downsample.kind != "none":
@@ -294,17 +296,18 @@ def validate(cfg: ArchConfig) -> None:
 
 
 def _check_sizes(cfg: ArchConfig) -> None:
-    """Refuse sizes no network of this tool has (see MAX_LAYERS, MAX_CHANNELS)."""
+    """Refuse sizes no network of this tool has (see MAX_LAYERS, MAX_CHANNELS), first of all checks, so an
+    absurd config costs nothing more (values of the wrong type are left to the checks that name them)."""
     widths = [("stem.channels", c) for c in cfg.stem.channels] + [("head.conv_channels", cfg.head.conv_channels)]
     layers = 0
     for i, st in enumerate(cfg.stages):
         widths += [(f"stages[{i}].channels", st.channels), (f"stages[{i}].mixer.dim", getattr(st.mixer, "dim", 0))]
-        layers += st.depth
+        layers += st.depth if type(st.depth) is int else 0
         if layers > MAX_LAYERS:
             raise ConfigError(f"field 'stages[{i}].depth': {layers} layers up to this stage, above the limit of "
                               f"{MAX_LAYERS} per network (nas.config.MAX_LAYERS)")
     for at, width in widths:
-        if width > MAX_CHANNELS:
+        if type(width) is int and width > MAX_CHANNELS:
             raise ConfigError(f"field '{at}': {width} channels is above the limit of {MAX_CHANNELS} "
                               "(nas.config.MAX_CHANNELS)")
 
