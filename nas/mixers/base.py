@@ -86,6 +86,20 @@ class MapMixer(MixerConfig):
     layout = "nchw"
 
 
+class PatchMixer(MapMixer):
+    """A MobileViT-style block: a local ``kernel_size`` conv to ``dim`` channels, the map unfolded into
+    ``patch_size`` x ``patch_size`` patches, the stage's ``depth`` attention layers, folded back. One block
+    holds the whole stage."""
+
+    stage_block = True
+    stage_fields = ("depth", "mlp_ratio", "act", "norm")
+
+    def validate(self, stage: Any, size: int, where: str) -> None:
+        check_positive(self.dim, f"{where}.dim")  # type: ignore[attr-defined]
+        check_positive(self.patch_size, f"{where}.patch_size")  # type: ignore[attr-defined]
+        check_odd(self.kernel_size, f"{where}.kernel_size")  # type: ignore[attr-defined]
+
+
 MIXERS: Registry[type[MixerConfig]] = Registry("mixer")
 
 

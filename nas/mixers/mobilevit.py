@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas.errors import ConfigError
-from nas.mixers.base import MapMixer, check_odd, check_positive, register_mixer
+from nas.mixers.base import PatchMixer, check_positive, register_mixer
 
 
 @register_mixer
 @dataclass(frozen=True)
-class MobileViTMixer(MapMixer):
+class MobileViTMixer(PatchMixer):
     """MobileViT v1 block: local conv, unfold, transformer layers (MHSA), fold, fuse."""
 
     kind: str = "mobilevit"
@@ -21,13 +21,8 @@ class MobileViTMixer(MapMixer):
     kernel_size: int = 3
     fusion: bool = True
 
-    stage_block = True
-    stage_fields = ("depth", "mlp_ratio", "act", "norm")
-
     def validate(self, stage: Any, size: int, where: str) -> None:
-        check_positive(self.dim, f"{where}.dim")
-        check_positive(self.patch_size, f"{where}.patch_size")
-        check_odd(self.kernel_size, f"{where}.kernel_size")
+        super().validate(stage, size, where)
         check_positive(self.num_heads, f"{where}.num_heads")
         if self.dim % self.num_heads:
             raise ConfigError(f"field '{where}.num_heads': dim {self.dim} is not divisible by num_heads "

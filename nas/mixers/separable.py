@@ -5,26 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nas.mixers.base import MapMixer, check_odd, check_positive, register_mixer
+from nas.mixers.base import PatchMixer, register_mixer
 
 
 @register_mixer
 @dataclass(frozen=True)
-class SeparableMixer(MapMixer):
+class SeparableMixer(PatchMixer):
     """MobileViTv2 block: local conv, unfold into patches, separable (linear) self-attention layers."""
 
     kind: str = "separable"
     dim: int = 64
     patch_size: int = 2
     kernel_size: int = 3
-
-    stage_block = True
-    stage_fields = ("depth", "mlp_ratio", "act", "norm")
-
-    def validate(self, stage: Any, size: int, where: str) -> None:
-        check_positive(self.dim, f"{where}.dim")
-        check_positive(self.patch_size, f"{where}.patch_size")
-        check_odd(self.kernel_size, f"{where}.kernel_size")
 
     @staticmethod
     def build(spec: Any) -> Any:

@@ -63,6 +63,7 @@ class SearchSettings:
     workers: int | None = None
     train_device: str | None = None
     multi_fidelity: bool | None = None
+    max_cpu_s: float | None = None  # stop once the workers spent this many CPU seconds scoring (benchmarks)
     report: bool = True
     enqueue_presets: bool = True  # the benchmark turns it off to compare samplers alone
     argv: list[str] = field(default_factory=list)
@@ -89,6 +90,7 @@ class SearchPlan:
     resolutions: tuple[int, ...]  # --resolution (searched over when several); () = the space's own
     trials: int
     timeout_s: float | None
+    max_cpu_s: float | None
     proxy: str
     proxy_options: dict[str, Any]
     data: str
@@ -190,7 +192,7 @@ def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[
         tables_dir=s.tables_dir, budget_ms=float(s.budget_ms), fastest_ms=float(fastest_ms),
         fastest_params=dict(fastest_params), space=space.name, space_ref=space_ref,
         space_path=str(space.path) if space.path else None, resolutions=tuple(s.resolutions or ()), trials=trials,
-        timeout_s=s.timeout_s, proxy=s.proxy,
+        timeout_s=s.timeout_s, max_cpu_s=s.max_cpu_s, proxy=s.proxy,
         proxy_options=dict(proxy.options), data=s.data, sampler=s.sampler, seed=seed, worker_index=s.worker_index,
         workers=s.workers or default_workers(), train_device=device, multi_fidelity=multi_fidelity,
         rungs=scorer.rungs,

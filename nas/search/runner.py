@@ -347,7 +347,7 @@ def _optimise_in_processes(plan: SearchPlan, coordinator: Coordinator,
         p.start()
     reason = None
     try:
-        while any(p.is_alive() for p in procs):
+        while any([p.is_alive() for p in procs]):  # polls (and so reaps) every process
             coordinator.poll()
             if reason is None:
                 reason = stop_reason()
@@ -363,12 +363,17 @@ def _optimise_in_processes(plan: SearchPlan, coordinator: Coordinator,
         for p in procs:
             p.join(timeout=30)
         raise
-    errors = []
+    errors, reported = [], set()
     while not results.empty():
         index, tally, error = results.get()
+        reported.add(index)
         if error:
             errors.append(f"worker {index}: {error}")
         reason = reason or (tally or {}).get("stopped_by")
+    for index, p in enumerate(procs):
+        if index not in reported:
+            coordinator.on_event(SearchEvent(f"worker {index} ended abruptly (exit code {p.exitcode}); its candidate "
+                                             "was continued by another worker, or is on --resume"))
     if errors:
         coordinator.finish()
         raise NasError("; ".join(errors))

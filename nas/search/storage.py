@@ -130,14 +130,18 @@ def worker_id() -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    """True when a process ``pid`` exists on this host."""
+    """True when a process ``pid`` runs on this host (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):  # not Linux, or it just exited
+        return True
+    return state not in ("Z", "X")
 
 
 def dead_local_worker(worker: str) -> bool:

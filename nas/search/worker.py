@@ -109,7 +109,7 @@ class Worker:
         """Work until the trial target is reached, the sampler runs dry, or ``should_stop`` says so."""
         self._refresh(force=True)
         while True:
-            reason = self.should_stop()
+            reason = self._stop_reason()
             if reason:
                 self.tally.stopped_by = reason
                 break
@@ -168,6 +168,14 @@ class Worker:
             self.known[record.arch] = record.trial
 
     # -- stop policy ----------------------------------------------------------------------
+    def _stop_reason(self) -> str | None:
+        """Why to stop now: the caller's reason (a signal, the timeout), or this worker's share of the
+        plan's CPU budget spent."""
+        budget = self.plan.max_cpu_s
+        if budget is not None and self.tally.cpu_s >= budget / self.plan.workers:
+            return f"compute budget {budget:g} CPU-s spent"
+        return self.should_stop()
+
     def _target_reached(self) -> bool:
         counts = self.census.counts()
         return counts.scored + counts.running >= self.plan.trials
@@ -304,7 +312,7 @@ class Worker:
                     job.trial.set_user_attr(RECORD_ATTR, record.to_attr())
                     if not promoted:
                         break
-                    reason = self.should_stop()
+                    reason = self._stop_reason()
                     if reason:
                         raise Interrupted(f"interrupted after rung {k + 1} ({reason})")
                     wall, cpu = time.perf_counter(), time.process_time()

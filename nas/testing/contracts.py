@@ -235,10 +235,10 @@ def check_sampler(name: str, workdir: Path) -> None:
         import optuna
 
         settings = SearchSettings(device="contract-dev", budget_ms=1000.0, space=str(space_path), trials=4,
-                                  proxy="params", sampler=name, seed=seed, out=workdir / run,
+                                  proxy="params", sampler=name, seed=seed, out=workdir / run, workers=1,
                                   tables_dir=str(tables), report=False, enqueue_presets=False)
-        result = run_search(settings, live=False)
-        study = optuna.load_study(study_name=result.study, storage=f"sqlite:///{result.out / 'study.db'}")
+        result = run_search(settings)
+        study = optuna.load_study(study_name=result.study, storage=result.storage)
         return [t.params for t in sorted(study.trials, key=lambda t: t.number)]
 
     first, again = proposals(0, "a"), proposals(0, "b")
