@@ -8,6 +8,7 @@ import random
 import pytest
 from cli_cases import run_cli
 
+from nas.config import ArchConfig
 from nas.latency.calibrate import (
     NetworkTiming,
     calibrated_table,
@@ -18,7 +19,7 @@ from nas.latency.calibrate import (
     table_kinds,
 )
 from nas.latency.predict import predict_latency
-from nas.latency.table import read_table, save_table
+from nas.latency.table import load_table, read_table, save_table
 from nas.space import parse_space
 from nas.space_members import block_specs
 from nas.testing import write_table
@@ -121,3 +122,24 @@ def test_calibrate_cli_from_a_timings_csv_writes_a_new_table_and_keeps_the_base(
     assert "fingerprint" not in made.provenance  # timed on the target, not on this host
     cfg = networks(space, 40)[35]
     assert predict_latency(cfg, made).total_ms == pytest.approx(synthetic_ms(cfg, base), rel=0.02)
+
+
+def test_export_writes_the_networks_to_time_on_a_phone_and_reads_them_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    out = tmp_path / "to-time"
+    result = run_cli(["latency", "calibrate", "--device", "iphone12", "--as", "my-iphone", "--networks", "8",
+                      "--export", str(out)])
+    assert result.code == 0, result.stderr
+    assert "nas export CONFIG --format coreml" in result.stdout
+    lines = [line for line in (out / "timings.csv").read_text().splitlines() if not line.startswith("#")]
+    assert lines[0] == "arch,latency_ms" and len(lines) == 9 and all(line.endswith(".json,") for line in lines[1:])
+    assert not (tmp_path / "config" / "nas" / "latency_tables" / "my-iphone.json").exists()  # nothing fitted yet
+    base = load_table("iphone12")
+    filled = [lines[0]]
+    for line in lines[1:]:  # "timed on the phone": the estimate, 10% slower
+        cfg = ArchConfig.load(out / line.rstrip(","))
+        filled.append(f"{line}{predict_latency(cfg, base).total_ms * 1.1:.4f}")
+    (out / "timings.csv").write_text("\n".join(filled) + "\n")
+    fit = json.loads(run_cli(["latency", "calibrate", "--device", "iphone12", "--as", "my-iphone", "--timings",
+                              str(out / "timings.csv"), "--json"]).stdout)
+    assert fit["overall_scale"] == pytest.approx(1.1, rel=0.02) and fit["mape_loo"] < 1.0
