@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import UsageError
+from nas.search.events import OnEvent, SearchEvent, ignore
 from nas.search.fidelity import Scorer
 
 DEFAULT_SPACE = "hybrid-vit"
@@ -130,7 +131,7 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
+def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[SearchPlan, Resources]:
     """Check ``settings``, fill in defaults and what ``--resume`` restores; load what the plan names.
 
     Raises:
@@ -139,6 +140,7 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
         RunFolderError: --resume on a run folder whose run.json cannot be read.
         NasError: the data or the latency table cannot be read.
     """
+    from nas.latency.extend import reporting
     from nas.latency.predict import predict_ms
     from nas.latency.table import load_table
     from nas.proxy import DEFAULT_DATA, DEFAULT_PROXY, PROXIES, get_proxy, load_dataset, resolve_train_device
@@ -170,7 +172,8 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
     space = load_space(space_ref)
     if s.resolutions:
         space = space.at_resolution(*s.resolutions)
-    fastest_ms, fastest_params = fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)
+    with reporting(lambda line: on_event(SearchEvent(line))):  # an estimated table may price new blocks first
+        fastest_ms, fastest_params = fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)
     assert s.budget_ms is not None
     if s.budget_ms < fastest_ms:
         raise BudgetError(
