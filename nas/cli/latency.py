@@ -99,7 +99,7 @@ def _short(text: Any, width: int = 24) -> str:
 # ----------------------------------------------------------------------------- latency
 @click.group("latency")
 def latency() -> None:
-    """Predict, measure and validate network latency."""
+    """Predict, measure, check, calibrate and validate network latency."""
 
 
 @latency.command("predict")

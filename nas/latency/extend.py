@@ -15,9 +15,11 @@ measuring it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,22 @@ def load_added(table: LatencyTable) -> dict[str, dict[str, Any]]:
     return table.added
 
 
+_REPORT: ContextVar[tuple[Callable[[str], None], list[int]] | None] = ContextVar("nas_extend_report", default=None)
+REPORT_EVERY = 100
+
+
+@contextlib.contextmanager
+def reporting(report: Callable[[str], None]) -> Iterator[None]:
+    """Within this block, pricing on demand says so through ``report`` (a line when it starts, then every
+    :data:`REPORT_EVERY` blocks): the first search of a new space or resolution on an estimated table may price
+    a thousand blocks (about 0.1 s each) before its first trial."""
+    token = _REPORT.set((report, [0]))
+    try:
+        yield
+    finally:
+        _REPORT.reset(token)
+
+
 def price_blocks(table: LatencyTable, specs: Iterable[Any], *, origin: str = "on demand",
                  progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any]]:
     """Price every block of ``specs`` that ``table`` lacks with its cost model; store and return the new entries.
@@ -83,10 +101,19 @@ def price_blocks(table: LatencyTable, specs: Iterable[Any], *, origin: str = "on
     load_added(table)
     todo = {s.key: s for s in specs if s.key not in table.entries and s.key not in table.added}
     new: dict[str, dict[str, Any]] = {}
+    sink = _REPORT.get()
     for n, (key, spec) in enumerate(todo.items(), start=1):
         new[key] = {"ms": round(model.predict_ms(block_features(spec)), 6), "model": version, "origin": origin}
         if progress:
             progress(n, len(todo))
+        if sink:
+            report, count = sink
+            count[0] += 1
+            if count[0] == 1:
+                report(f"pricing the blocks table '{table.device}' lacks with its cost model ({version}); they are "
+                       f"kept for later runs (nas tables fit --space S --resolution R prices a space ahead)")
+            elif count[0] % REPORT_EVERY == 0:
+                report(f"{count[0]:,} blocks priced by the cost model of '{table.device}'")
     if new:
         table.added.update(new)
         _store(table)
@@ -97,10 +124,11 @@ def _store(table: LatencyTable) -> None:
     """Merge ``table.added`` into its store (another process may have added entries meanwhile)."""
     path = added_path(table)
     try:
-        stored = json.loads(path.read_text()).get("entries", {})
-    except (OSError, ValueError, AttributeError):
-        stored = {}
-    entries = {**stored, **table.added} if isinstance(stored, dict) else dict(table.added)
+        stored = json.loads(path.read_text())
+        entries = dict(stored.get("entries", {}))
+    except (OSError, ValueError, AttributeError, TypeError):
+        entries = {}
+    entries.update(table.added)
     write_json(path, {"device": table.device, "table_hash": table.hash, "model": model_version(table),
                       "entries": dict(sorted(entries.items()))}, indent=1)
 

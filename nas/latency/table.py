@@ -9,7 +9,8 @@ File format (``schema`` 1), one object::
       "runtime_version": "1.31.1",
       "compute_unit": "cpu",              # cpu | all | ane | gpu ... (what the runtime was allowed to use)
       "threads": 1,                       # intra-op threads (null when the runtime does not say)
-      "resolution": 224,                  # deploy resolution the keys were planned at
+      "resolution": 224,                  # the resolution its space was profiled at (keys hold their input
+                                          # shape, so entries of other resolutions may be added)
       "batch": 1,
       "method": "measured",               # measured (timed on the device) | calibrated (another table adapted
                                           # from whole-network timings) | estimated (a cost model)
@@ -27,9 +28,11 @@ File format (``schema`` 1), one object::
     }
 
 A network's predicted latency is ``network_overhead_ms + sum(entries[key]["ms"] for each planned block)``
-(see :mod:`nas.latency.predict`). A key the table lacks is an error (:class:`MissingKeysError`) naming the
-keys and the ``nas profile`` command that would measure them, never a silent zero; a table whose profile
-stopped early (``provenance.complete`` false) says how many keys of its space it still lacks.
+(see :mod:`nas.latency.predict`). A key an estimated table lacks is priced by the cost model it carries
+(:mod:`nas.latency.extend`; kept in ``LatencyTable.added``, outside the file and its hash). A key a measured or
+calibrated table lacks is an error (:class:`MissingKeysError`) naming the keys and the ``nas profile
+--only-missing`` command that would measure them, never a silent zero; a table whose profile stopped early
+(``provenance.complete`` false) says how many keys of its space it still lacks.
 
 Tables are found, first match wins, in: ``--tables DIR`` (``tables_dir``), the folders in the
 environment variable ``NAS_TABLES_DIR`` (``os.pathsep``-separated), the user folder

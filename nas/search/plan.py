@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import UsageError
+from nas.search.events import OnEvent, SearchEvent, ignore
 from nas.search.fidelity import Scorer
 
 DEFAULT_SPACE = "hybrid-vit"
@@ -104,10 +105,12 @@ class SearchPlan:
     report: bool
     argv: tuple[str, ...]
     created: str
+    session: int  # 0 for a new run, then 1, 2... for each --resume
 
     def sampler_seed(self, worker: int) -> int:
-        """The sampler seed of local worker ``worker`` (distinct streams, within 32 bits)."""
-        return (self.seed + 1000 * (self.worker_index + worker)) % (SEED_MAX + 1)
+        """The sampler seed of this machine's local worker ``worker``: one stream per machine (--worker),
+        local worker and session, so a resumed run does not propose its first session's networks again."""
+        return (self.seed + 1000 * self.worker_index + worker + 1_000_003 * self.session) % (SEED_MAX + 1)
 
 
 @dataclass
@@ -128,7 +131,7 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
+def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[SearchPlan, Resources]:
     """Check ``settings``, fill in defaults and what ``--resume`` restores; load what the plan names.
 
     Raises:
@@ -137,6 +140,7 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
         RunFolderError: --resume on a run folder whose run.json cannot be read.
         NasError: the data or the latency table cannot be read.
     """
+    from nas.latency.extend import reporting
     from nas.latency.predict import predict_ms
     from nas.latency.table import load_table
     from nas.proxy import DEFAULT_DATA, DEFAULT_PROXY, PROXIES, get_proxy, load_dataset, resolve_train_device
@@ -168,7 +172,8 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
     space = load_space(space_ref)
     if s.resolutions:
         space = space.at_resolution(*s.resolutions)
-    fastest_ms, fastest_params = fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)
+    with reporting(lambda line: on_event(SearchEvent(line))):  # an estimated table may price new blocks first
+        fastest_ms, fastest_params = fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)
     assert s.budget_ms is not None
     if s.budget_ms < fastest_ms:
         raise BudgetError(
@@ -194,7 +199,8 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
         workers=s.workers or default_workers(), train_device=device, multi_fidelity=multi_fidelity,
         rungs=scorer.rungs,
         enqueue_presets=s.enqueue_presets, report=s.report, argv=tuple(s.argv),
-        created=meta.created if meta else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        created=meta.created if meta else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        session=len(meta.sessions) + 1 if meta else 0)
     if meta is not None:
         _check_same(meta, plan, table)
     return plan, Resources(space=space, table=table, data=data, scorer=scorer)

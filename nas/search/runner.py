@@ -115,7 +115,7 @@ def run_search(settings: SearchSettings, *, on_event: OnEvent = ignore,
     """
     from nas.latency.host import host_notice
 
-    plan, res = resolve_plan(settings)
+    plan, res = resolve_plan(settings, on_event)
     run = open_run(plan, res)
     on_event(SearchEvent(f"study '{plan.study}' in {plan.storage_shown}; run folder {plan.out}; fastest possible "
                          f"{plan.fastest_ms:.4g} ms ({res.table.method}); {plan.workers} worker(s)"))
