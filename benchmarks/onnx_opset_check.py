@@ -26,9 +26,9 @@ import onnxruntime as ort
 import torch
 
 from nas.convert import ONNX_OPSET, onnx_bytes, quiet_tracing
-from nas.latency.profile import space_specs
 from nas.models.builder import build_block, example_input
 from nas.space import load_space
+from nas.space_members import block_specs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OLD_OPSET = 17
@@ -64,7 +64,7 @@ def main() -> None:
     ap.add_argument("--per-kind", type=int, default=8, help="Block keys checked per kind (spread over the kind).")
     args = ap.parse_args()
 
-    specs = space_specs(load_space(args.space))
+    specs = block_specs(load_space(args.space))
     by_kind: dict[str, list] = {}
     for spec in specs.values():
         by_kind.setdefault(spec.kind, []).append(spec)

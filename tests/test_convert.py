@@ -7,10 +7,11 @@ import torch
 
 from nas.convert import INPUT_NAME, ONNX_OPSET, OUTPUT_NAME, onnx_bytes
 from nas.export.formats import EXPORTERS, TOLERANCES, ExportContext, ExportResult, export_model
-from nas.latency.profile import export_blocks, space_specs
+from nas.latency.profile import export_blocks
 from nas.models.builder import build_block, build_model, example_input
 from nas.models.presets import get_preset
 from nas.space import parse_space
+from nas.space_members import block_specs
 
 TINY_VIT = {"name": "tiny-vit", "resolution": 32, "num_classes": 10,
             "families": {"vit": {"embed_dim": 32, "head_dim": 16, "depth": 1, "mlp_ratio": 2.0,
@@ -35,7 +36,7 @@ def test_exported_onnx_equals_the_profiled_graph_for_a_block(tmp_path):
     entry = next(b for b in manifest["blocks"] if b["kind"] == "mhsa")
     profiled = onnx.load(str(tmp_path / "blocks" / entry["file"]))
 
-    spec = space_specs(space)[entry["key"]]
+    spec = block_specs(space)[entry["key"]]
     torch.manual_seed(0)
     block, x = build_block(spec).eval(), example_input(spec)
     with torch.no_grad():

@@ -13,7 +13,7 @@ from nas.cli import cli, main
 from nas.config import ArchConfig
 from nas.models.builder import build_model
 from nas.models.stats import count_params
-from nas.report.run import NoFeasibleTrialError, NotARunError, UnknownTrialError, load_run
+from nas.run import NoFeasibleTrialError, NotARunError, UnknownTrialError, load_run
 from nas.space import load_space
 
 
@@ -30,16 +30,18 @@ def _export(*args: str) -> dict:
 
 def test_pick_best_and_fastest_from_run(run_dir, tmp_path):
     run = load_run(run_dir)
-    feasible = run.feasible_points()
+    front = run.front()
     best = _export(str(run_dir), "--pick", "best", "--format", "json", "--out", str(tmp_path / "b.json"))
     fastest = _export(str(run_dir), "--pick", "fastest", "--format", "json", "--out", str(tmp_path / "f.json"))
-    assert best["trial"] == max(feasible, key=lambda p: p["accuracy"])["trial"]
-    assert fastest["trial"] == min(feasible, key=lambda p: p["latency_ms"])["trial"]
+    assert best["trial"] == max(front, key=lambda r: r.score).trial
+    assert fastest["trial"] == min(front, key=lambda r: r.latency_ms).trial
     doc = json.loads((tmp_path / "b.json").read_text())
-    point = run.point(best["trial"])
+    point = next(p for p in json.loads((run_dir / "pareto.json").read_text())["points"] if p["trial"] == best["trial"])
     assert doc["latency"]["ms"] == point["latency_ms"]
     assert doc["latency"]["table_hash"] == run.table_hash and doc["latency"]["method"] == "estimated"
     assert doc["optuna_params"] == point["optuna_params"]
+    assert doc["score"]["value"] == point["score"] == doc["accuracy"]["value"]
+    assert doc["score"]["metric"] == "validation top-1"
     assert doc["source"]["trial"] == best["trial"]
     assert "replay" in doc["replay_check"]  # the run's space is a test YAML: replay it here
     assert load_space(space_path(run_dir)).config_from_params(doc["optuna_params"]) == ArchConfig.load(
@@ -49,7 +51,7 @@ def test_pick_best_and_fastest_from_run(run_dir, tmp_path):
 
 def test_trial_off_the_front_reads_optuna_storage(run_dir, tmp_path):
     run = load_run(run_dir)
-    off_front = next(r for r in run.trials if run.point(r.trial) is None)
+    off_front = next(r for r in run.records if r.trial not in {f.trial for f in run.front()})
     out = tmp_path / "t.json"
     _export(str(run_dir), "--trial", str(off_front.trial), "--format", "json", "--out", str(out))
     doc = json.loads(out.read_text())
@@ -76,7 +78,7 @@ def test_config_file_source(tmp_path):
 
 
 def test_unknown_trial(run_dir, tmp_path):
-    with pytest.raises(UnknownTrialError, match="no trial 999"):
+    with pytest.raises(UnknownTrialError, match="no trial 999; its scored trials are 0-4"):
         CliRunner().invoke(cli, ["export", str(run_dir), "--trial", "999", "--format", "json", "--out",
                                  str(tmp_path / "x.json")], catch_exceptions=False)
 

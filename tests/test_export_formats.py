@@ -105,7 +105,7 @@ def test_failed_export_keeps_old_file_and_leaves_no_temp(tmp_path):
         with pytest.raises(RuntimeError, match="crashed"):
             export_model(get_preset("deit-tiny").replace(resolution=32), "half-written", out)
     finally:
-        EXPORTERS.pop("half-written")
+        EXPORTERS.unregister("half-written")
         SUFFIXES.pop("half-written")
     assert out.read_text() == "previous export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin"]

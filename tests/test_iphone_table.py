@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from nas.cli import cli
 from nas.latency import iphone
 from nas.latency.costmodel import CostModel, block_features
+from nas.latency.predict import predict_ms
 from nas.latency.table import load_table
 from nas.models.plan import plan
 
@@ -59,7 +60,7 @@ def test_hardswish_is_priced_far_above_gelu(table):
 
     def ms(act: str) -> float:
         cfg = build_family("vit", {"embed_dim": 192, "depth": 6, "act": act}, name="v", resolution=224)
-        return iphone.predict_ms(table, cfg)
+        return predict_ms(cfg, table)
 
     assert ms("hardswish") > 2 * ms("gelu")
 

@@ -1,47 +1,23 @@
-"""Block keys, prediction as lookup + sum, missing keys, and the exact fastest member of a space."""
+"""Block keys, prediction as lookup + sum, missing keys."""
 
 from __future__ import annotations
 
 import random
-import textwrap
 
 import pytest
 
-from nas.latency.predict import min_latency, predict_latency
-from nas.latency.profile import space_specs
+from nas import testing
+from nas.latency.predict import predict_latency
 from nas.latency.table import LatencyTable, MissingKeysError
 from nas.models.builder import build_block
 from nas.models.plan import plan
 from nas.models.presets import get_preset
-from nas.space import load_space
-
-TINY_SPACE = textwrap.dedent("""
-    name: tiny
-    resolution: 64
-    num_classes: 10
-    families:
-      vit:
-        embed_dim: [32, 48]
-        head_dim: [16]
-        depth: [1, 2]
-        mlp_ratio: 2.0
-        patch_size: [16]
-        act: [gelu, relu]
-        norm: layernorm
-      mobilevitv2:
-        width_mult: [0.5]
-        depths: {per_stage: [[1, 2], [1, 2], [1]]}
-        mixers: {per_stage: [[separable, mobilevit], [separable], [separable, mobilevit]]}
-        act: [relu, gelu]
-        norm: layernorm2d
-""")
+from nas.space_members import block_specs
 
 
 @pytest.fixture(scope="module")
 def tiny_space(tmp_path_factory):
-    path = tmp_path_factory.mktemp("space") / "tiny.yaml"
-    path.write_text(TINY_SPACE)
-    return load_space(path)
+    return testing.tiny_space(tmp_path_factory.mktemp("space"))
 
 
 def random_table(keys, seed: int = 0, overhead_ms: float = 0.0) -> LatencyTable:
@@ -75,7 +51,7 @@ def test_key_changes_with_what_sets_cost():
 
 
 def test_predict_is_the_sum_plus_overhead(tiny_space):
-    specs = space_specs(tiny_space)
+    specs = block_specs(tiny_space)
     table = random_table(specs, overhead_ms=0.3)
     cfg = tiny_space.config_from_params(next(tiny_space.enumerate("mobilevitv2")))
     pred = predict_latency(cfg, table)
@@ -86,7 +62,7 @@ def test_predict_is_the_sum_plus_overhead(tiny_space):
 
 
 def test_missing_keys_are_an_error_never_zero(tiny_space):
-    specs = space_specs(tiny_space)
+    specs = block_specs(tiny_space)
     cfg = tiny_space.config_from_params(next(tiny_space.enumerate("vit")))
     drop = {s.key for s in plan(cfg) if s.kind in ("mhsa", "head")}
     table = random_table([k for k in specs if k not in drop])
@@ -95,15 +71,3 @@ def test_missing_keys_are_an_error_never_zero(tiny_space):
     assert err.value.keys == sorted(drop)
     msg = str(err.value)
     assert f"lacks {len(drop)} block key(s)" in msg and "nas profile --device rand --runtime onnxruntime" in msg
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_min_latency_matches_brute_force(tiny_space, seed, tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    table = random_table(space_specs(tiny_space), seed=seed)
-    brute = min((predict_latency(tiny_space.config_from_params(p), table).total_ms, p)
-                for p in tiny_space.enumerate())
-    ms, params = min_latency(tiny_space, table)
-    assert ms == pytest.approx(brute[0])
-    assert predict_latency(tiny_space.config_from_params(params), table).total_ms == pytest.approx(ms)
-    assert list((tmp_path / "nas" / "min_latency").glob("*.json"))  # cached for the next process

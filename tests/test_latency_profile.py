@@ -5,46 +5,24 @@ from __future__ import annotations
 
 import csv
 import json
-import textwrap
 
 import pytest
 
+from nas import testing
 from nas.convert import INPUT_NAME
-from nas.latency.backends import BACKENDS, BackendError, TimingPolicy, get_backend
+from nas.latency.backends import TimingPolicy, get_backend
+from nas.latency.host import host_fingerprint
 from nas.latency.predict import predict_latency
-from nas.latency.profile import ProfileError, export_blocks, import_csv, profile_space, space_specs
+from nas.latency.profile import ProfileError, export_blocks, import_csv, profile_space
 from nas.latency.table import read_table
-from nas.models.builder import build_block, example_input
-from nas.space import load_space
+from nas.space_members import block_specs
 
 FAST = TimingPolicy(warmup_runs=1, warmup_s=0.0, min_runs=3, max_runs=20, budget_s=0.005)
-TINY_SPACE = textwrap.dedent("""
-    name: tiny
-    resolution: 64
-    num_classes: 10
-    families:
-      vit:
-        embed_dim: [32]
-        head_dim: [16]
-        depth: [1, 2]
-        mlp_ratio: 2.0
-        patch_size: [16]
-        act: [gelu, relu]
-        norm: layernorm
-      mobilevitv2:
-        width_mult: [0.5]
-        depths: {per_stage: [[1, 2], [1], [1]]}
-        mixers: {per_stage: [[separable, mobilevit], [separable], [separable]]}
-        act: relu
-        norm: layernorm2d
-""")
 
 
 @pytest.fixture(scope="module")
 def tiny_space(tmp_path_factory):
-    path = tmp_path_factory.mktemp("space") / "tiny.yaml"
-    path.write_text(TINY_SPACE)
-    return load_space(path)
+    return testing.tiny_space(tmp_path_factory.mktemp("space"))
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +32,13 @@ def tiny_table(tiny_space, tmp_path_factory):
 
 
 def test_profile_measures_every_key_of_the_space(tiny_space, tiny_table):
-    keys = space_specs(tiny_space)
+    keys = block_specs(tiny_space)
     assert set(tiny_table.entries) == set(keys) and len(keys) == 18
     assert all(e["raw_ms"] > 0 and e["runs"] >= 3 and e["ms"] >= 0 for e in tiny_table.entries.values())
     prov = tiny_table.provenance
     assert prov["complete"] and prov["statistic"] == "median" and prov["keys_total"] == 18
     assert prov["call_overhead_ms"] > 0 and len(prov["calibration"]["measured_ms"]) == 2
+    assert prov["fingerprint"] == host_fingerprint("onnxruntime", threads=1)
     assert tiny_table.network_overhead_ms >= prov["call_overhead_ms"]
     back = read_table(tiny_table.path)  # what was saved is what was returned
     assert back.hash == tiny_table.hash and back.runtime_version == get_backend("onnxruntime").runtime_version()
@@ -93,29 +72,6 @@ def test_interrupted_profile_keeps_partial_table_and_resumes(tiny_space, tmp_pat
 def test_resume_refuses_a_table_made_with_other_settings(tiny_space, tiny_table):
     with pytest.raises(ProfileError, match="threads=1"):
         profile_space(tiny_space, device="tiny-ort", path=tiny_table.path, threads=2, policy=FAST)
-
-
-@pytest.mark.parametrize("name", list(BACKENDS))
-def test_backend_contract(name):
-    backend = get_backend(name)
-    assert backend.name == name and backend.runtime_version()
-    spec = space_specs_cache()[0]
-    module, x = build_block(spec).eval(), example_input(spec)
-    if not backend.can_time:
-        with pytest.raises(BackendError, match="--export"):
-            backend.compile(module, x)
-        return
-    run = backend.compile(module, x, threads=1)
-    run()
-    timing = backend.measure(module, x, policy=FAST)
-    assert timing.runs >= FAST.min_runs and 0 < timing.p25_ms <= timing.median_ms <= timing.p75_ms
-
-
-def space_specs_cache():
-    from nas.models.plan import plan
-    from nas.models.presets import get_preset
-
-    return [s for s in plan(get_preset("deit-tiny"), resolution=64) if s.kind == "mhsa"]
 
 
 def test_coreml_export_of_a_few_blocks_and_csv_import(tiny_space, tmp_path):

@@ -12,8 +12,9 @@ from PIL import Image
 from report_run import cached_search_run
 
 from nas.cli import cli, main
-from nas.report import NotARunError, load_run, write_report
+from nas.report import write_report
 from nas.report.plots import PNG_DPI, PNG_SIZE_IN
+from nas.run import NotARunError, load_run
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +24,10 @@ def run_dir(tmp_path_factory):
 
 def _nondominated_feasible(run) -> set[int]:
     """The front recomputed from trials.csv alone: feasible trials no other feasible trial beats."""
-    rows = [r for r in run.trials if r.state == "COMPLETE" and r.latency_ms <= run.budget_ms]
+    rows = [r for r in run.records if r.state == "COMPLETE" and r.latency_ms <= run.budget_ms]
     return {r.trial for r in rows if not any(
-        o.accuracy >= r.accuracy and o.latency_ms <= r.latency_ms and o.trial != r.trial
-        and (o.accuracy, o.latency_ms) != (r.accuracy, r.latency_ms) for o in rows)}
+        o.score >= r.score and o.latency_ms <= r.latency_ms and o.trial != r.trial
+        and (o.score, o.latency_ms) != (r.score, r.latency_ms) for o in rows)}
 
 
 def _md_front_trials(markdown: str) -> list[int]:
@@ -46,13 +47,15 @@ def test_report_files_and_front_table(run_dir):
         assert img.size == (int(PNG_SIZE_IN[0] * PNG_DPI), int(PNG_SIZE_IN[1] * PNG_DPI))
     listed = _md_front_trials(res.markdown.read_text())
     assert len(listed) == len(set(listed)) >= 2
-    assert any(not r.feasible for r in run.trials) and run.presets  # the plot has greyed trials and presets
-    assert set(listed) == {p["trial"] for p in run.feasible_points()} == _nondominated_feasible(run)
+    assert len(run.records) > len(listed) and run.presets  # the plot has trials off the front and presets
+    pareto = json.loads((run_dir / "pareto.json").read_text())
+    assert set(listed) == {r.trial for r in run.front()} == {p["trial"] for p in pareto["points"]} \
+        == _nondominated_feasible(run)
     html = res.html.read_text()
     embedded = "Plotly.newPlot" in html and re.search(r"<script[^>]*\bsrc=", html) is None
     assert embedded, "pareto.html must embed plotly.js (no external script) to open offline"
     md = res.markdown.read_text()
-    assert "latency (ms, estimated)" in md and all(p["name"] in md for p in run.presets)
+    assert "latency (ms, estimated)" in md and all(p.name in md for p in run.presets)
     assert not list(run_dir.glob(".*tmp*"))
 
 
@@ -61,8 +64,11 @@ def test_cli_json_summary(run_dir):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     run = load_run(run_dir)
-    assert [p["trial"] for p in doc["front"]] == [p["trial"] for p in run.feasible_points()]
-    assert doc["n_trials"] == len(run.trials) and doc["method"] == "estimated"
+    assert [p["trial"] for p in doc["front"]] == [r.trial for r in run.front()]
+    assert doc["n_trials"] == len(run.records) and doc["method"] == "estimated"
+    # the training proxy's score is an accuracy: both names; its rung is reported with it
+    assert doc["metric"] == {"name": "validation top-1", "kind": "accuracy"} and doc["rungs"] == [1, 3]
+    assert all(p["accuracy"] == p["score"] and p["steps"] in (1, 3) for p in doc["front"])
     assert doc["dashboard"] == f"optuna-dashboard sqlite:///{run_dir / 'study.db'}"
 
 
@@ -72,7 +78,16 @@ def test_front_from_trials_csv_when_pareto_json_is_missing(run_dir, tmp_path):
     (copy / "pareto.json").unlink()
     res = write_report(copy)
     assert {p["trial"] for p in res.front} == _nondominated_feasible(load_run(copy))
-    assert any("pareto.json missing" in n for n in res.notes)
+    assert {p["trial"] for p in res.front} == {p["trial"] for p in write_report(run_dir).front}
+
+
+def test_a_torn_last_row_is_skipped(run_dir, tmp_path):
+    """A search killed while appending to trials.csv leaves a partial last line: the rest still reads."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    text = (copy / "trials.csv").read_text()
+    (copy / "trials.csv").write_text(text + "99,COMPL")
+    assert [r.trial for r in load_run(copy).records] == [r.trial for r in load_run(run_dir).records]
 
 
 def test_no_feasible_trial_says_so(run_dir, tmp_path):

@@ -1,11 +1,12 @@
-"""Budget and duration parsing, and the front / hypervolume helpers."""
+"""Budget and duration parsing, and the front / hypervolume of a run."""
 
 from __future__ import annotations
 
 import pytest
 
 from nas.errors import UsageError
-from nas.search import BudgetError, hypervolume, pareto_indices, parse_budget, parse_duration
+from nas.run import hypervolume, pareto_indices
+from nas.search import BudgetError, parse_budget, parse_duration
 
 
 @pytest.mark.parametrize("text, ms", [("5ms", 5.0), ("5 ms", 5.0), ("500us", 0.5), ("500µs", 0.5),
@@ -34,5 +35,5 @@ def test_front_and_hypervolume() -> None:
     points = [(0.5, 1.0), (0.6, 2.0), (0.55, 3.0), (0.7, 4.0), (0.7, 4.0), (0.4, 6.0)]
     assert pareto_indices(points) == [0, 1, 3]
     # slabs: 0.5 x (5-1) + 0.1 x (5-2) + 0.1 x (5-4); the 6 ms point lies beyond the reference latency
-    assert hypervolume(points, ref_accuracy=0.0, ref_latency_ms=5.0) == pytest.approx(2.4)
-    assert hypervolume([], ref_accuracy=0.0, ref_latency_ms=5.0) == 0.0
+    assert hypervolume(points, ref_score=0.0, ref_latency_ms=5.0) == pytest.approx(2.4)
+    assert hypervolume([], ref_score=0.0, ref_latency_ms=5.0) == 0.0

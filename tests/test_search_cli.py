@@ -14,19 +14,20 @@ from nas.cli import cli
 from nas.errors import UnknownNameError, UsageError
 from nas.proxy import PROXIES
 from nas.proxy.train import TrainProxy
-from nas.search import BudgetError
+from nas.run import RECORD_ATTR, TrialRecord, load_run
+from nas.search import BudgetError, NothingScoredError
 from nas.search.storage import NoStudyError, StorageError
 
 
 class CountingTrain(TrainProxy):
-    """The real short-training proxy, counting the networks it trains."""
+    """The real short-training proxy, remembering every network it starts (or resumes) training."""
 
     name = "counting-train"
     calls: list[str] = []
 
-    def evaluate(self, cfg, data, *, seed=0):
+    def open(self, cfg, data, **kwargs):
         CountingTrain.calls.append(cfg.to_json())
-        return super().evaluate(cfg, data, seed=seed)
+        return super().open(cfg, data, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def search(tiny: tuple[Path, Path], out: Path, *args: str):
     space, tables = tiny
     argv = ["search", "--device", DEVICE, "--tables", str(tables), "--space", str(space), "--out", str(out),
-            "--json", "--no-report", *args]
+            "--json", "--no-report", "--workers", "1", *args]
     result = CliRunner().invoke(cli, argv, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -50,33 +51,48 @@ def study_trials(out: Path) -> list:
     return optuna.load_study(study_name=meta["study"], storage=f"sqlite:///{out / 'study.db'}").get_trials()
 
 
-def test_over_budget_candidates_are_never_trained(tiny, tmp_path: Path, request) -> None:
+def test_over_budget_proposals_never_become_trials(tiny, tmp_path: Path, request) -> None:
+    from nas.config import ArchConfig
+    from nas.latency.predict import predict_latency
+    from nas.latency.table import load_table
+
     PROXIES.register(CountingTrain.name, CountingTrain)
     request.addfinalizer(lambda: PROXIES.unregister(CountingTrain.name))
     CountingTrain.calls.clear()
     out = tmp_path / "run"
     result = search(tiny, out, "--budget", "0.3ms", "--trials", "4", "--proxy", CountingTrain.name,
-                    "--proxy-opt", "steps=2", "--sampler", "random", "--seed", "1")
+                    "--proxy-opt", "steps=2", "--proxy-opt", "min_steps=1", "--sampler", "random", "--seed", "1")
     trials = study_trials(out)
-    over = [t for t in trials if t.user_attrs.get("feasible") is False]
-    trained = [t for t in trials if t.user_attrs.get("trained")]
-    assert result["trained"] == len(trained) == 4 and result["over_budget"] == len(over) > 0
-    assert len(CountingTrain.calls) == len(trained)  # one training run per trained candidate, none else
-    assert all(t.user_attrs["latency_ms"] > 0.3 and "seconds" not in t.user_attrs for t in over)
-    assert all(t.user_attrs["latency_ms"] <= 0.3 for t in trained)
+    records = [TrialRecord.from_trial(t) for t in trials]
+    scored = [r for r in records if r.scored]
+    assert result["scored"] == len(scored) == 4 and result["over_budget"] > 0  # rejected by a lookup
+    # every network trained is a scored trial's, within the budget; none is trained twice
+    table = load_table(DEVICE, tiny[1])
+    trained = {ArchConfig.from_json(c).replace(name="").to_json() for c in CountingTrain.calls}
+    assert all(predict_latency(ArchConfig.from_json(c), table).total_ms <= 0.3 for c in CountingTrain.calls)
+    assert len(trained) == len(scored) == len({r.arch for r in scored}) == len(CountingTrain.calls)
+    assert all(r.latency_ms <= 0.3 for r in records) and all(set(t.user_attrs) <= {RECORD_ATTR, "nas_alive"}
+                                                            for t in trials)
 
-    # run folder: every file, every point within budget, one csv row and one config per trial
+    # run folder: every file, every point within budget, one csv row and one config per scored trial
     meta = json.loads((out / "run.json").read_text())
     assert meta["budget_ms"] == 0.3 and meta["table"]["device"] == DEVICE and meta["table"]["hash"]
-    assert meta["sampler"] == "random" and meta["seed"] == 1
+    assert meta["sampler"] == "random" and meta["seed"] == 1 and meta["rungs"] == [1, 2]
+    assert meta["metric"] == {"name": "validation top-1", "kind": "accuracy"}
     pareto = json.loads((out / "pareto.json").read_text())
     assert pareto["points"] and all(p["latency_ms"] <= 0.3 for p in pareto["points"])
-    assert {p["trial"] for p in pareto["points"]} <= {t.number for t in trained}
+    assert {p["trial"] for p in pareto["points"]} <= {r.trial for r in scored}
+    import optuna
+
+    study = optuna.load_study(study_name=meta["study"], storage=f"sqlite:///{out / 'study.db'}")
+    # Optuna's own front of the study has the same points (it keeps every trial of a tied point, we the first)
+    assert {tuple(t.values) for t in study.best_trials} == {(p["score"], p["latency_ms"]) for p in pareto["points"]}
     rows = list(csv.DictReader((out / "trials.csv").open()))
     assert [int(r["trial"]) for r in rows] == [t.number for t in trials]
-    assert all(r["accuracy"] == "" for r in rows if r["feasible"] == "0")
-    assert {p.name for p in (out / "configs").iterdir()} == {f"{t.number}.json" for t in trials}
+    assert load_run(out).records == records  # trials.csv reads back to the study's records
+    assert {p.name for p in (out / "configs").iterdir()} == {f"{r.trial}.json" for r in scored}
     assert json.loads((out / "presets.json").read_text()) == []  # the tiny space holds no preset
+    assert records[0].origin == "fastest" and records[0].latency_ms == pytest.approx(0.23738)
 
 
 def test_same_seed_same_trials(tiny, tmp_path: Path) -> None:
@@ -85,18 +101,22 @@ def test_same_seed_same_trials(tiny, tmp_path: Path) -> None:
     a, b = (study_trials(tmp_path / f"run{i}") for i in range(2))
     assert [t.params for t in a] == [t.params for t in b]
     assert [t.values for t in a] == [t.values for t in b]  # the train proxy is deterministic for a seed
-    fronts = [[{k: v for k, v in r.items() if k != "seconds"} for r in run["front"]] for run in runs]
+    fronts = [[{k: v for k, v in p.items() if k not in ("rung_scores",)} for p in run["front"]] for run in runs]
     assert fronts[0] == fronts[1] and fronts[0]
 
 
-def test_failed_candidates_are_recorded_and_the_search_goes_on(tiny, tmp_path: Path) -> None:
+def test_nothing_scored_is_an_error_and_every_failure_is_recorded(tiny, tmp_path: Path) -> None:
     # a huge learning rate makes the real training diverge: every candidate fails with its reason
-    result = search(tiny, tmp_path / "run", "--budget", "0.4ms", "--trials", "2", "--proxy", "train",
-                    "--proxy-opt", "steps=3", "--proxy-opt", "lr=1e12")
-    failed = [t for t in study_trials(tmp_path / "run") if t.state.name == "FAIL"]
-    assert result["trained"] == 0 and result["failed"] == len(failed) >= 10
-    assert all("non-finite" in t.user_attrs["reason"] for t in failed)
-    assert "failed candidates" in result["stopped_by"]
+    space, tables = tiny
+    out = tmp_path / "run"
+    with pytest.raises(NothingScoredError, match="nothing was scored .*failed candidates"):
+        CliRunner().invoke(cli, ["search", "--device", DEVICE, "--tables", str(tables), "--space", str(space),
+                                 "--out", str(out), "--no-report", "--workers", "1", "--budget", "0.4ms",
+                                 "--trials", "2", "--proxy", "train", "--proxy-opt", "steps=3",
+                                 "--proxy-opt", "lr=1e12"], catch_exceptions=False)
+    failed = [t for t in study_trials(out) if t.state.name == "FAIL"]
+    assert len(failed) >= 10 and all("non-finite" in TrialRecord.from_trial(t).reason for t in failed)
+    assert load_run(out).counts().failed == len(failed)
 
 
 @pytest.mark.parametrize("args, error, text", [
@@ -111,13 +131,14 @@ def test_failed_candidates_are_recorded_and_the_search_goes_on(tiny, tmp_path: P
 def test_bad_input_is_one_line(tiny, tmp_path: Path, args: list[str], error: type, text: str) -> None:
     space, tables = tiny
     argv = ["search", "--device", DEVICE, "--tables", str(tables), "--space", str(space),
-            "--out", str(tmp_path / "run"), "--trials", "2", *args]
+            "--out", str(tmp_path / "run"), "--trials", "2", "--workers", "1", *args]
     if "--device" in args:
         argv[1:3] = []
     with pytest.raises(error) as err:
         CliRunner().invoke(cli, argv, catch_exceptions=False)
     assert text in str(err.value) and "\n" not in str(err.value)
     assert issubclass(error, UsageError) or error is StorageError
+    assert not (tmp_path / "run").exists()  # a search that cannot start leaves nothing behind
 
 
 def test_run_folder_keeps_a_copy_of_its_space(tiny, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ def postgres_url() -> str:
 def test_two_workers_share_one_postgres_study(postgres_url: str, tmp_path: Path) -> None:
     import optuna
 
+    from nas.run import TrialRecord
     from nas.search.storage import normalize_url
 
     space, tables = write_tiny_setup(tmp_path)
@@ -40,7 +41,8 @@ def test_two_workers_share_one_postgres_study(postgres_url: str, tmp_path: Path)
     workers = [subprocess.Popen(
         [*CLI, "search", "--device", DEVICE, "--tables", str(tables), "--space", str(space), "--budget", "0.4ms",
          "--trials", str(trials), "--proxy", "train", "--proxy-opt", "steps=5", "--storage", postgres_url,
-         "--study", study, "--worker", str(i), "--out", str(tmp_path / f"worker{i}"), "--no-report", "--json"],
+         "--study", study, "--worker", str(i), "--workers", "1", "--out", str(tmp_path / f"worker{i}"), "--no-report",
+         "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     results = [w.communicate(timeout=180) for w in workers]
     try:
@@ -49,12 +51,14 @@ def test_two_workers_share_one_postgres_study(postgres_url: str, tmp_path: Path)
         all_trials = optuna.load_study(study_name=study, storage=normalize_url(postgres_url)).get_trials()
         numbers = [t.number for t in all_trials]
         assert len(numbers) == len(set(numbers)) and sorted(numbers) == list(range(len(numbers)))
-        trained = [t for t in all_trials if t.state.name == "COMPLETE" and t.user_attrs.get("trained")]
-        # the trial count is study-wide; a worker stops once trained + others' running trials reach it
+        records = [TrialRecord.from_trial(t) for t in all_trials]
+        scored = [r for r in records if r.scored]
+        # the trial count is study-wide; a worker stops once scored + others' running trials reach it
         # (a start in the same instant as the other's last trial may add one)
-        assert trials <= len(trained) <= trials + 1
-        assert len({t.user_attrs["worker"] for t in trained}) == 2  # both did part of the work
-        assert not [t for t in all_trials if t.state.name == "RUNNING"]
+        assert trials <= len(scored) <= trials + 1
+        assert len({r.worker for r in scored}) == 2  # both did part of the work
+        assert len({r.arch for r in scored}) == len(scored)  # no network scored twice
+        assert not [r for r in records if r.state == "RUNNING"]
         for out, _ in results:
             assert json.loads(out)["study"] == study
     finally:

@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "space": ("nas.cli.arch", "space", "Inspect a search space."),
     "arch": ("nas.cli.arch", "arch", "Inspect an architecture (preset or config JSON)."),
     "devices": ("nas.cli.latency", "devices", "List the latency tables found, with provenance."),
-    "latency": ("nas.cli.latency", "latency", "Predict, measure and validate network latency."),
+    "latency": ("nas.cli.latency", "latency", "Predict, measure, check, calibrate and validate network latency."),
     "profile": ("nas.cli.latency", "profile", "Measure a latency table for this machine (or export blocks)."),
     "tables": ("nas.cli.tables", "tables", "Fit estimated tables (iPhone 12) from published latencies."),
     "proxy": ("nas.cli.proxy", "proxy", "Score an architecture with a proxy of its accuracy."),
@@ -47,7 +47,16 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, help_) for name, (_, _, help_) in COMMANDS.items()])
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES = """\b
+Exit codes:
+  0    success
+  1    the work failed: nothing was scored, a file or storage cannot be read, an export check failed
+  2    usage error: an unknown name, a malformed or out-of-range value, a folder that holds another run
+  130  stopped by Ctrl-C (143: by SIGTERM); what was already computed is kept
+Errors are one line on stderr; --debug shows the traceback."""
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="nas")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 def cli(debug: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import click
 
 from nas.cli.common import emit_json, load_arch, stderr, stdout
+from nas.errors import NasError
 from nas.latency.backends import BACKENDS
 from nas.space import DEFAULT_SPACE
 
@@ -32,32 +34,62 @@ def __getattr__(name: str) -> Any:
 @TABLES_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def devices(tables_dir: Path | None, as_json: bool) -> None:
-    """List every latency table found, with method, runtime, entries and provenance."""
+    """List every latency table found, with method, runtime, entries, provenance and whether it fits here."""
+    from nas.latency.extend import added_summary
+    from nas.latency.host import host_notice, host_status
     from nas.latency.table import TableError, find_tables, read_table
 
     rows = []
     for name, path in find_tables(tables_dir).items():
         try:
-            rows.append(read_table(path).summary())
+            table = read_table(path)
         except TableError as exc:
             rows.append({"device": name, "path": str(path), "error": str(exc)})
+            continue
+        rows.append({**table.summary(), "host_status": host_status(table), "host_notice": host_notice(table),
+                     "added": added_summary(table)})
     if as_json:
         emit_json({"devices": rows})
         return
     from rich.table import Table
 
-    out = Table("device", "method", "runtime", "thr", "entries", "date", "host / source", box=None)
+    out = Table(box=None)
+    for column in ("device", "method", "runtime", "entries", "this host"):
+        out.add_column(column, no_wrap=True)
     for r in rows:
         if "error" in r:
-            out.add_row(r["device"], "[red]invalid[/red]", r["error"], "", "", "", "")
-        else:
-            runtime = _short(f"{r['runtime']} {r['runtime_version']}", 20)
-            out.add_row(r["device"], r["method"], runtime, str(r["threads"] or "-"), str(r["entries"]),
-                        str(r["date"] or "")[:10], _short(r["host"] or r["source"]))
+            out.add_row(r["device"], "[red]invalid[/red]", "", "", "")
+            continue
+        entries = f"{r['entries']:,}"
+        if r["added"] and r["added"]["entries"]:
+            entries += f" +{r['added']['entries']:,} priced"
+        if not r["complete"]:
+            entries = f"[yellow]{r['entries']:,}/{r['keys_total'] or '?':,} incomplete[/yellow]"
+        here = {"same": "same host", "differs": "[yellow]other host[/yellow]",
+                "unknown": "[yellow]unknown host[/yellow]", "n/a": "-"}[r["host_status"]]
+        out.add_row(r["device"], r["method"], r["runtime"], entries, here)
     stdout.print(out)
     for r in rows:
-        stdout.print(f"{r['device']}: {r['path']}", highlight=False)
-
+        made = ""
+        if "error" not in r:
+            threads = f", {r['threads']} thread(s)" if r["threads"] else ""
+            fit = f", calibrated from {r['base']}" if r["base"] else ""
+            if r["loo_error_pct"] is not None:
+                fit += f", leave-one-out error {r['loo_error_pct']:.1f}%"
+            made = (f" ({r['runtime']} {_short(r['runtime_version'], 30)}{threads}, {str(r['date'] or '')[:10]}, "
+                    f"{_short(r['host'] or r['source'], 40)}{fit})")
+        stdout.print(f"{r['device']}: {r['path']}{made}", highlight=False, soft_wrap=True)
+    for r in rows:
+        if r.get("added") and r["added"]["entries"]:
+            origins = ", ".join(f"{origin}: {n:,}" for origin, n in r["added"]["origins"].items())
+            stdout.print(f"{r['device']}: +{r['added']['entries']:,} entries priced by its cost model "
+                         f"({r['added']['model']}; {origins}), not in its file: {r['added']['path']}",
+                         highlight=False, soft_wrap=True)
+    for r in rows:
+        if r.get("error"):
+            stdout.print(f"[red]{r['error']}[/red]", highlight=False, soft_wrap=True)
+        elif r["host_notice"]:
+            stdout.print(f"[yellow]note:[/yellow] {r['host_notice']}", highlight=False, soft_wrap=True)
 
 def _short(text: Any, width: int = 24) -> str:
     text = str(text or "")
@@ -67,7 +99,7 @@ def _short(text: Any, width: int = 24) -> str:
 # ----------------------------------------------------------------------------- latency
 @click.group("latency")
 def latency() -> None:
-    """Predict, measure and validate network latency."""
+    """Predict, measure, check, calibrate and validate network latency."""
 
 
 @latency.command("predict")
@@ -81,42 +113,78 @@ def predict(arch: str, device: str, resolution: int | None, tables_dir: Path | N
     """Predicted latency of ARCH (preset name or config JSON) on DEVICE, with per-block breakdown."""
     from nas.latency.predict import predict_latency
     from nas.latency.table import load_table
+    from nas.models.presets import PRESETS
 
     table = load_table(device, tables_dir)
     cfg = load_arch(arch)
+    own = cfg.resolution
     pred = predict_latency(cfg.replace(resolution=resolution) if resolution else cfg, table)
+    at = resolution or own
+    note = None
+    if at != own:
+        note = f"{arch} is priced at {at} px, not at its own {own} px"
+    elif at != table.resolution:
+        where = " (where searches of its space price the presets)" if arch in PRESETS else ""
+        try:
+            there = predict_latency(cfg.replace(resolution=table.resolution), table, extend=False).total_ms
+            note = (f"{arch} is priced at its own {own} px; at the table's {table.resolution} px{where} it is "
+                    f"{there:.2f} ms: --resolution {table.resolution}")
+        except NasError:
+            note = f"{arch} is priced at its own {own} px; the table is at {table.resolution} px{where}"
     if as_json:
-        emit_json(pred.to_dict())
+        emit_json({**pred.to_dict(), "resolution": at, "arch_resolution": own, "note": note})
         return
     from rich.table import Table
 
-    out = Table("#", "kind", "ms", "key", title=f"{arch} on {device}")
+    added = set(pred.on_demand)
+    out = Table("#", "kind", "ms", "key", title=f"{arch} on {device} at {at} px")
     for i, (key, kind, ms) in enumerate(pred.per_block):
-        out.add_row(str(i), kind, f"{ms:.3f}", key)
+        out.add_row(str(i), kind + (" *" if key in added else ""), f"{ms:.3f}", key)
     out.add_row("", "overhead", f"{pred.overhead_ms:.3f}", "per network")
     stdout.print(out)
     stdout.print(f"[bold]{pred.total_ms:.2f} ms[/bold] ({pred.method}, {table.runtime}, table {table.hash})")
+    if pred.on_demand:
+        from nas.latency.extend import added_path
+
+        stdout.print(f"* {len(pred.on_demand)} of {len(pred.per_block)} blocks are not in the table's file: priced "
+                     f"by its cost model ({pred.cost_model}), kept in {added_path(table)}", highlight=False,
+                     soft_wrap=True)
+    if note:
+        stdout.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 @latency.command("measure")
-@click.argument("arch")
+@click.argument("archs", metavar="ARCH...", nargs=-1, required=True)
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="onnxruntime", show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--resolution", type=click.IntRange(min=1), default=None,
               help="Deploy resolution (default: the architecture's).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def measure(arch: str, runtime: str, threads: int, resolution: int | None, as_json: bool) -> None:
-    """End-to-end median latency of ARCH on this machine."""
-    from nas.latency.validate import measure_latency
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also append each result to this timings CSV (arch,latency_ms,...: what `nas latency "
+                   "calibrate --timings` reads).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object, or a list for several ARCHs).")
+def measure(archs: tuple[str, ...], runtime: str, threads: int, resolution: int | None, csv_path: Path | None,
+            as_json: bool) -> None:
+    """End-to-end median latency of each ARCH (preset name or config JSON) on this machine."""
+    from nas.latency.validate import append_timings, measure_latency
 
-    cfg = load_arch(arch)
-    cfg = cfg.replace(resolution=resolution) if resolution else cfg
-    result = measure_latency(cfg, runtime=runtime, threads=threads)
+    cfgs = [load_arch(arch) for arch in archs]  # every name checked before the first timing
+    results = []
+    for arch, cfg in zip(archs, cfgs):
+        result = measure_latency(cfg.replace(resolution=resolution) if resolution else cfg, runtime=runtime,
+                                 threads=threads)
+        result["arch"] = arch
+        results.append(result)
+        if csv_path is not None:
+            append_timings(csv_path, result)
+        if not as_json:
+            stdout.print(f"{arch}: [bold]{result['latency_ms']:.2f} ms[/bold] measured ({runtime} "
+                         f"{result['runtime_version']}, {threads} thread(s), median of {result['runs']} runs, "
+                         f"{result['clock']} clock)", highlight=False)
     if as_json:
-        emit_json(result)
-        return
-    stdout.print(f"[bold]{result['latency_ms']:.2f} ms[/bold] measured ({runtime} {result['runtime_version']}, "
-                 f"{threads} thread(s), median of {result['runs']} runs, {result['clock']} clock)")
+        emit_json(results[0] if len(results) == 1 else results)
+    elif csv_path is not None:
+        stdout.print(f"appended {len(results)} row(s) to {csv_path}", highlight=False)
 
 
 @latency.command("validate")
@@ -144,6 +212,131 @@ def validate(device: str, space_name: str | None, samples: int, seed: int, table
             stdout.print(f"  {name:16s} {result[name]:.3f}")
 
 
+@latency.command("calibrate")
+@click.option("--device", required=True, help="Base latency table to adapt (see `nas devices`); never written.")
+@click.option("--as", "new_device", required=True, help="Name of the calibrated table to write (<name>.json).")
+@click.option("--networks", "count", type=click.IntRange(min=2), default=None,
+              help="Networks to time here (default 10): presets and seeded members of the table's space that "
+                   "cover its block kinds and latency range.")
+@click.option("--timings", "timings_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV of whole-network timings made on the target (arch,latency_ms; arch = preset name or "
+                   "config JSON path) instead of timing here.")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the networks to time (configs + a timings.csv to fill in) into this folder and stop.")
+@click.option("--space", "space_name", default=None, help="Search space the networks come from (default: the "
+              "table's).")
+@TABLES_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def calibrate(device: str, new_device: str, count: int | None, timings_path: Path | None, export_dir: Path | None,
+              space_name: str | None, tables_dir: Path | None, as_json: bool) -> None:
+    """Adapt table DEVICE to this machine (or to the target of --timings) from a few whole networks.
+
+    Fits one scale per block kind and the per-network overhead, writes table NAME (method: calibrated) into
+    your table folder with its provenance, and prints the fit's leave-one-out error.
+    """
+    from nas.errors import UsageError
+    from nas.latency import calibrate as cal
+    from nas.latency.table import load_table, save_table
+
+    base = load_table(device, tables_dir)
+    if count is not None and timings_path is not None:
+        raise UsageError("--networks sets how many networks to time here; with --timings the CSV's rows are the "
+                         "networks")
+    path = _new_table_path(new_device, base, tables_dir)
+    if timings_path is not None:
+        timings = cal.read_timings(timings_path, base=base)
+        source = f"timings CSV {timings_path} ({len(timings)} networks timed on the target)"
+        fingerprint, version = None, None
+    else:
+        from nas.latency.validate import table_space
+
+        space = table_space(base, space_name)
+        cfgs = cal.choose_networks(space, base, count=count or cal.DEFAULT_NETWORKS)
+        if export_dir is not None:
+            csv_path = cal.export_networks(cfgs, export_dir)
+            stdout.print(f"wrote {len(cfgs)} network configs and {csv_path}: time each network on the target "
+                         f"(e.g. nas export CONFIG --format coreml --out NAME.mlpackage, then Xcode's performance "
+                         f"report), fill in latency_ms, then: nas latency calibrate --device {device} --as "
+                         f"{new_device} --timings {csv_path}", highlight=False, soft_wrap=True)
+            return
+        stderr.print(f"timing {len(cfgs)} networks of space '{space.name}' here ({base.runtime}, "
+                     f"{base.threads or 1} thread(s)) to calibrate '{device}' as '{new_device}'", highlight=False)
+        started = time.perf_counter()
+        with _progress_lines() as report:
+            timings = cal.measure_networks(cfgs, base, progress=report)
+        from nas.latency.host import host_fingerprint, runtime_version
+
+        source = (f"measured here by nas latency calibrate ({len(timings)} networks of space '{space.name}', "
+                  f"{time.perf_counter() - started:.0f} s)")
+        fingerprint = host_fingerprint(base.runtime, threads=base.threads)
+        version = runtime_version(base.runtime)
+    fit = cal.fit_calibration(base, timings)
+    table = cal.calibrated_table(base, fit, device=new_device, source=source, fingerprint=fingerprint,
+                                 runtime_version=version)
+    save_table(table, path)
+    if as_json:
+        emit_json({"path": str(path), "device": new_device, "base": device, "base_hash": base.hash,
+                   "hash": table.hash, **fit.to_dict()})
+        return
+    from rich.table import Table
+
+    out = Table(title=f"{new_device}: calibrated from {device} on {len(timings)} networks (ms)", box=None)
+    for column in ("network", "measured", device, "calibrated", "left out", "error"):
+        out.add_column(column, no_wrap=True, justify="left" if column == "network" else "right")
+    for net in fit.networks:
+        out.add_row(net["name"], f"{net['measured_ms']:.2f}", f"{net['base_ms']:.2f}", f"{net['fitted_ms']:.2f}",
+                    f"{net['loo_ms']:.2f}", f"{net['loo_error_pct']:+.1f}%")
+    stdout.print(out)
+    kinds = ", ".join(f"{k} {fit.scales[k]:.3f}" for k in fit.fitted_kinds) or "none"
+    stdout.print(f"scales: overall {fit.overall_scale:.3f}; per kind: {kinds}; overhead {fit.c0_ms:.3f} ms per "
+                 "network", highlight=False, soft_wrap=True)
+    stdout.print(f"leave-one-out error: [bold]{fit.mape_loo:.1f}%[/bold] mean, {fit.max_ape_loo:.1f}% max "
+                 f"(the base table as it was: {fit.mape_base:.1f}%); wrote {path}", highlight=False, soft_wrap=True)
+
+
+def _new_table_path(name: str, base: Any, tables_dir: Path | None) -> Path:
+    """Where ``calibrate --as NAME`` writes: never the base table, never over a table it did not make."""
+    from nas.errors import UsageError
+    from nas.latency.table import TableError, read_table, user_tables_dir
+
+    if not name or name != Path(name).name or name.startswith(".") or name.endswith(".json"):
+        raise UsageError(f"--as {name!r} must be a plain table name (letters, digits, '-', '_'), such as 'my-box'")
+    if name == base.device:
+        raise UsageError(f"--as {name} is the base table's name: choose another name (the base table is never "
+                         "overwritten)")
+    path = Path(tables_dir or user_tables_dir()) / f"{name}.json"
+    if path.exists():
+        try:
+            existing = read_table(path)
+        except TableError:
+            existing = None
+        if existing is None or existing.method != "calibrated":
+            raise UsageError(f"{path} exists and is not a calibrated table: choose another --as name")
+    return path
+
+
+@latency.command("check")
+@click.option("--device", required=True, help="Latency table to check on this machine (see `nas devices`).")
+@TABLES_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check(device: str, tables_dir: Path | None, as_json: bool) -> None:
+    """Time 3 networks here (under 30 s) and compare with DEVICE's predictions: does the table hold here?"""
+    from nas.latency.check import check_table
+    from nas.latency.host import host_notice
+    from nas.latency.table import load_table
+
+    table = load_table(device, tables_dir)
+    notice = host_notice(table)
+    if notice and not as_json:
+        stderr.print(f"[yellow]note:[/yellow] {notice}", highlight=False, soft_wrap=True)
+    with _progress_lines() as report:
+        result = check_table(table, progress=report)
+    if as_json:
+        emit_json({**result, "host_notice": notice})
+        return
+    stdout.print(result["verdict"], highlight=False, soft_wrap=True)
+
+
 # ----------------------------------------------------------------------------- profile
 class _progress_lines:
     """A progress reporter: plain lines on stderr (the bar is for profile on a terminal)."""
@@ -168,10 +361,16 @@ class _progress_lines:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Export only the first N blocks.")
 @click.option("--calibration-networks", type=click.IntRange(min=0), default=12, show_default=True,
               help="Random members measured end to end (beside the space's presets) to fit the residual.")
+@click.option("--resolution", type=click.IntRange(min=1), default=None,
+              help="Plan the space's blocks at this resolution (default: the space's).")
+@click.option("--only-missing", is_flag=True,
+              help="Measure only the keys of the space (at --resolution) that table DEVICE lacks, into that table "
+                   "(a table found elsewhere is copied to your table folder first).")
 @TABLES_OPTION
 @click.pass_context
 def profile(ctx: click.Context, device: str | None, runtime: str, space_name: str, threads: int, budget_s: float,
-            export_dir: Path | None, limit: int | None, calibration_networks: int, tables_dir: Path | None) -> None:
+            export_dir: Path | None, limit: int | None, calibration_networks: int, resolution: int | None,
+            only_missing: bool, tables_dir: Path | None) -> None:
     """Measure a latency table for this machine (every block key of a space), or export the blocks."""
     if ctx.invoked_subcommand is not None:
         return
@@ -180,13 +379,23 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
     from nas.space import load_space
 
     space = load_space(space_name)
+    existing = None
+    if only_missing:
+        from nas.latency.table import load_table
+
+        existing = load_table(device, tables_dir)
     if export_dir is not None:
         from nas.latency.profile import export_blocks
 
+        runtime = existing.runtime if existing else runtime
         manifest = export_blocks(space, runtime=runtime, out_dir=export_dir, device=device, limit=limit,
+                                 resolution=resolution, skip=existing.entries if existing else (),
                                  progress=lambda msg: stderr.print(msg, highlight=False))
         stdout.print(f"wrote {len(manifest['blocks'])} blocks and {export_dir / 'manifest.json'}; time them on "
                      f"the device, then: nas profile import CSV --device {device} --runtime {runtime}")
+        return
+    if existing is not None:
+        _profile_missing(existing, space, resolution, tables_dir)
         return
     from nas.latency.backends import TimingPolicy, get_backend
     from nas.latency.profile import profile_space
@@ -196,7 +405,10 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
         raise click.UsageError(f"runtime '{runtime}' cannot time on this machine; use --export DIR")
     path = Path(tables_dir or user_tables_dir()) / f"{device}.json"
     policy = TimingPolicy(budget_s=budget_s, clock="thread" if threads == 1 else "wall")
-    stderr.print(f"profiling space '{space.name}' on {runtime} ({threads} thread(s)) into {path}")
+    if resolution:
+        space = dataclasses.replace(space, resolution=resolution)
+    stderr.print(f"profiling space '{space.name}' at {space.resolution} px on {runtime} ({threads} thread(s)) "
+                 f"into {path}")
     started = time.perf_counter()
     with _ProfileProgress() as progress:
         table = profile_space(space, device=device, path=path, runtime=runtime, threads=threads, policy=policy,
@@ -205,6 +417,23 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
     stdout.print(f"wrote {path}: {len(table.entries)} entries in {time.perf_counter() - started:.0f} s "
                  f"(block timing {table.provenance.get('profile_seconds')} s); calibration networks: MAPE "
                  f"{cal.get('mape_before')}% as plain sums, {cal.get('mape_loo')}% leave-one-out after the fit")
+
+
+def _profile_missing(table: Any, space: Any, resolution: int | None, tables_dir: Path | None) -> None:
+    """`nas profile --only-missing`: the keys of ``space`` at ``resolution`` that ``table`` lacks, timed here."""
+    from nas.latency.profile import profile_missing
+    from nas.latency.table import user_tables_dir
+
+    path = Path(tables_dir or user_tables_dir()) / f"{table.device}.json"
+    copy = "" if table.path == path else f" (a copy of {table.path}, which it takes precedence over)"
+    at = resolution or space.resolution
+    stderr.print(f"measuring the keys of space '{space.name}' at {at} px that '{table.device}' lacks, into {path}"
+                 f"{copy}", highlight=False)
+    started = time.perf_counter()
+    with _ProfileProgress() as progress:
+        table, measured = profile_missing(table, space, resolution=at, path=path, progress=progress)
+    stdout.print(f"wrote {path}: {measured} keys measured in {time.perf_counter() - started:.0f} s, "
+                 f"{len(table.entries):,} entries", highlight=False)
 
 
 class _ProfileProgress:

@@ -25,17 +25,22 @@ def report(run_dir: str, as_json: bool) -> None:
     table = Table(title=f"Pareto front of {res.run_dir.name}: {res.device}, budget {budget}, "
                         f"{res.n_feasible}/{res.n_trials} trials within budget")
     presets = Table(title="Reference presets")
+    score = res.metric["name"]
     for t, first in ((table, "trial"), (presets, "preset")):
         t.add_column(first, justify="right" if t is table else "left", no_wrap=True)
-        for col in ("proxy acc", lat, "params M", "MACs M"):
+        for col in (score, lat, "params M", "MACs M"):
             t.add_column(col, justify="right", no_wrap=True)
+    rungs = len(res.rungs) > 1
+    if rungs:
+        table.add_column("steps (rung)", justify="right")
     table.add_column("architecture", overflow="fold")
     presets.add_column("trial", justify="right")
     for p in res.front:
-        table.add_row(str(p["trial"]), _f(p["accuracy"], 1, 4), _f(p["latency_ms"], 1, 3), _f(p["params"], 1e6, 2),
-                      _f(p["macs"], 1e6, 1), p["summary"] + (f" ({p['preset']})" if p.get("preset") else ""))
+        steps = [f"{p['steps']} ({p['rung'] + 1}/{len(res.rungs)})"] if rungs else []
+        table.add_row(str(p["trial"]), _f(p["score"], 1, 4), _f(p["latency_ms"], 1, 3), _f(p["params"], 1e6, 2),
+                      _f(p["macs"], 1e6, 1), *steps, p["summary"] + (f" ({p['preset']})" if p.get("preset") else ""))
     for p in res.presets:
-        presets.add_row(p["name"], _f(p.get("accuracy"), 1, 4), _f(p.get("latency_ms"), 1, 3),
+        presets.add_row(p["name"], _f(p.get("score"), 1, 4), _f(p.get("latency_ms"), 1, 3),
                         _f(p.get("params"), 1e6, 2), _f(p.get("macs"), 1e6, 1),
                         "-" if p.get("trial") is None else str(p["trial"]))
     stdout.print(table)

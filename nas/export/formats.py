@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas.config import ArchConfig
+from nas.config import CONFIG_FORMAT, CONFIG_SCHEMA, ArchConfig
 from nas.convert import (
     COREML_TARGET,
     INPUT_NAME,
@@ -33,6 +33,7 @@ from nas.convert import (
     quiet_tracing,
 )
 from nas.export.errors import ExportError, OutputPathError
+from nas.registry import Registry
 
 WEIGHT_SEED = 0
 INPUT_SEED = 1
@@ -90,17 +91,8 @@ class ExportContext:
 
 
 Exporter = Callable[[ExportContext, Path], None]
-EXPORTERS: dict[str, Exporter] = {}
-
-
-def register_exporter(fmt: str) -> Callable[[Exporter], Exporter]:
-    """Register the function that writes format ``fmt`` to a (temporary) path and checks it."""
-
-    def deco(fn: Exporter) -> Exporter:
-        EXPORTERS[fmt] = fn
-        return fn
-
-    return deco
+EXPORTERS: Registry[Exporter] = Registry("export format")
+register_exporter = EXPORTERS.register  # @register_exporter("fmt"): writes fmt to a (temporary) path and checks it
 
 
 def export_model(
@@ -126,11 +118,9 @@ def export_model(
     """
     import torch
 
-    from nas.errors import UnknownNameError
     from nas.models.builder import build_model
 
-    if fmt not in EXPORTERS:
-        raise UnknownNameError("export format", fmt, list(EXPORTERS))
+    exporter = EXPORTERS[fmt]  # UnknownNameError lists the formats
     out = Path(out_path)
     check_output(out, fmt)
     if fmt == "coreml":
@@ -147,7 +137,7 @@ def export_model(
     ctx = ExportContext(cfg=cfg, model=model, example=example, reference=reference, info=dict(info or {}),
                         result=result)
     with _staged(out) as tmp:
-        EXPORTERS[fmt](ctx, tmp)
+        exporter(ctx, tmp)
     if fmt != "json":
         result.checks.append(f"weights are freshly initialised (seed {WEIGHT_SEED}): the architecture, to train")
     result.checks.append(f"wrote {out}")
@@ -160,6 +150,8 @@ def check_output(out: Path, fmt: str) -> None:
     suffix = SUFFIXES[fmt]
     if fmt == "coreml" and out.suffix != suffix:
         raise OutputPathError(f"a Core ML mlprogram is a '{suffix}' package; got '{out}'")
+    if out.suffix.lower() != suffix:
+        raise OutputPathError(f"--format {fmt} writes a '{suffix}' file; got '{out}' (e.g. --out model{suffix})")
     if out.is_dir() and fmt != "coreml":
         raise OutputPathError(f"'{out}' is a folder; give a file path such as '{out / ('model' + suffix)}'")
     parent = out.parent
@@ -229,7 +221,7 @@ def _export_json(ctx: ExportContext, tmp: Path) -> None:
     cfg = ctx.cfg
     params = count_params(ctx.model)
     macs = count_macs(ctx.model, tuple(ctx.example.shape))
-    doc = {"format": "nas-arch", "schema": 1, "arch": cfg.to_dict(), "resolution": cfg.resolution,
+    doc = {"format": CONFIG_FORMAT, "schema": CONFIG_SCHEMA, "arch": cfg.to_dict(), "resolution": cfg.resolution,
            "params": params, "macs": macs, **ctx.info}
     tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     reloaded = ArchConfig.load(tmp)

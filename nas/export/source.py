@@ -8,7 +8,7 @@ from typing import Any
 
 from nas.config import ArchConfig
 from nas.errors import UsageError
-from nas.report.run import NoFeasibleTrialError, Run, UnknownTrialError, load_run
+from nas.run import NoFeasibleTrialError, Run, UnknownTrialError, describe_numbers, load_run
 
 PICKS = ("best", "fastest")
 
@@ -34,8 +34,8 @@ def select_arch(
 ) -> Selection:
     """Resolve ``ref`` (run folder, config JSON path or preset name) to the architecture to export.
 
-    In a run folder, ``trial`` picks a completed trial by number, ``pick`` a point of the Pareto front
-    within the budget (``best``: highest proxy accuracy, ``fastest``: lowest predicted latency);
+    In a run folder, ``trial`` picks a scored trial by number, ``pick`` a point of the Pareto front
+    within the budget (``best``: highest proxy score, ``fastest``: lowest predicted latency);
     without either, ``best``. ``device`` prices a config or preset with that device's latency table.
     ``resolution`` changes the input size (a run's recorded latency is then dropped, or re-predicted
     with ``device``).
@@ -73,45 +73,47 @@ def _from_run(
         pick = pick or "best"
         if pick not in PICKS:
             raise UsageError(f"unknown --pick '{pick}'; known: {', '.join(PICKS)}")
-        points = run.feasible_points()
-        if not points:
-            budget = f"{run.budget_ms:g} ms" if run.budget_ms is not None else "its budget"
+        front = run.front()
+        if not front:
             raise NoFeasibleTrialError(
-                f"run '{run.path}' has no trial within {budget} on {run.device}; search again with a larger "
-                f"--budget or more trials"
+                f"run '{run.path}' has no trial within {run.budget_ms:g} ms on {run.device}; search again with a "
+                "larger --budget or more trials"
             )
         if pick == "best":
-            point = max(points, key=lambda p: (p.get("accuracy") or float("-inf"), -p["latency_ms"]))
+            record = max(front, key=lambda r: (r.score, -r.latency_ms))  # type: ignore[operator]
         else:
-            point = min(points, key=lambda p: (p["latency_ms"], -(p.get("accuracy") or 0.0)))
-        trial = int(point["trial"])
-    elif run.row(trial) is None and run.point(trial) is None:
-        known = sorted(r.trial for r in run.trials)
-        span = f"{known[0]}..{known[-1]}" if known else "(none)"
-        raise UnknownTrialError(f"run '{run.path}' has no trial {trial}; its trials are {span}")
-    run_cfg = run.config(trial)
+            record = min(front, key=lambda r: (r.latency_ms, -r.score))  # type: ignore[operator]
+    else:
+        found = run.record(trial)
+        if found is None or not found.scored:
+            what = "no trial" if found is None else f"not scored trial ({found.reason or found.state.lower()})"
+            raise UnknownTrialError(f"run '{run.path}' has {what} {trial}; its scored trials are "
+                                    f"{describe_numbers(run.scored_trials())}")
+        record = found
+    run_cfg = run.config(record.trial)
     cfg = _at(run_cfg, resolution)
-    sel = Selection(cfg=cfg, source="run", ref=str(run.path), trial=trial)
-    point, row = run.point(trial), run.row(trial)
-    sel.info["source"] = {"run": str(run.path), "trial": trial, "space": run.meta.get("space"),
-                          "study": run.meta.get("study"), "pareto": point is not None}
-    accuracy = (point or {}).get("accuracy", row.accuracy if row else None)
-    if accuracy is not None:
-        sel.info["accuracy"] = {"value": accuracy, "proxy": run.meta.get("proxy")}
-    latency_ms = (point or {}).get("latency_ms", row.latency_ms if row else None)
+    sel = Selection(cfg=cfg, source="run", ref=str(run.path), trial=record.trial)
+    on_front = any(r.trial == record.trial for r in run.front())
+    sel.info["source"] = {"run": str(run.path), "trial": record.trial, "space": run.meta.space,
+                          "study": run.meta.study, "pareto": on_front}
+    metric = run.meta.metric
+    sel.info["score"] = {"value": record.score, "metric": metric.name, "kind": metric.kind, "proxy": run.meta.proxy,
+                         "rung": record.rung, "steps": record.steps}
+    if metric.is_accuracy:
+        sel.info["accuracy"] = {"value": record.score, "proxy": run.meta.proxy}
     if device is not None and (device != run.device or cfg != run_cfg):
         sel.info.update(predict_info(cfg, device))
     elif cfg != run_cfg:
-        sel.info["latency_note"] = (f"the run priced trial {trial} at resolution {run_cfg.resolution}, "
+        sel.info["latency_note"] = (f"the run priced trial {record.trial} at resolution {run_cfg.resolution}, "
                                     f"not {cfg.resolution}; give --device to predict it")
-    elif latency_ms is not None:
-        sel.info["latency"] = {"ms": latency_ms, "device": run.device, "method": run.method,
+    elif record.latency_ms is not None:
+        sel.info["latency"] = {"ms": record.latency_ms, "device": run.device, "method": run.method,
                                "table_hash": run.table_hash, "budget_ms": run.budget_ms}
     else:
-        sel.info["latency_note"] = f"the run recorded no latency for trial {trial}"
-    params = run.optuna_params(trial)
+        sel.info["latency_note"] = f"the run recorded no latency for trial {record.trial}"
+    params = record.optuna_params or None
     sel.info["optuna_params"] = params
-    if params and run.meta.get("space"):
+    if params:
         sel.info["replay_check"] = _replay_check(run, params, run_cfg)
     return sel
 
@@ -119,18 +121,14 @@ def _from_run(
 def _replay_check(run: Run, params: dict[str, Any], cfg: ArchConfig) -> str:
     """Say whether the stored Optuna params rebuild ``cfg`` in the run's space."""
     from nas.errors import NasError
-    from nas.space import load_space
 
-    name = run.meta["space"]
-    refs = [run.path / "space.yaml", run.meta.get("space_path"), name]  # a copy, the file, the shipped name
-    ref = next((r for r in refs if r and (not isinstance(r, Path) or r.is_file())), name)
     try:
-        replayed = load_space(ref).config_from_params(params)
+        replayed = run.space().config_from_params(params)
     except NasError as exc:
         return f"Optuna params not replayed: {exc}"
     same = replayed.replace(resolution=cfg.resolution) == cfg
     verdict = "rebuild the identical ArchConfig" if same else "rebuild a DIFFERENT ArchConfig (space edited?)"
-    return f"Optuna params replayed through space '{name}' {verdict}"
+    return f"Optuna params replayed through space '{run.meta.space}' {verdict}"
 
 
 def predict_info(cfg: ArchConfig, device: str | None) -> dict[str, Any]:

@@ -270,22 +270,18 @@ def _with_hardswish(model: CostModel, scales: dict[str, float]) -> tuple[CostMod
 def table_specs(spaces: Iterable[str] | None = None) -> dict[str, Any]:
     """Block key -> BlockSpec for every key of the shipped spaces (at their resolution), every preset
     at its published resolution, and every calibration network."""
-    from nas.models.plan import plan
+    from nas.models.plan import distinct_blocks
     from nas.models.presets import PRESETS
-    from nas.resources import data_dir
-    from nas.space import load_space
+    from nas.space import list_spaces, load_space
+    from nas.space_members import block_specs
 
     specs: dict[str, Any] = {}
-    paths = sorted(data_dir("search_spaces").glob("*.yaml")) if spaces is None else list(spaces)
-    for ref in paths:
-        space = load_space(ref)
-        for params in space.enumerate():
-            for spec in plan(space.config_from_params(params)):
-                specs.setdefault(spec.key, spec)
+    for ref in list_spaces().values() if spaces is None else spaces:
+        for key, spec in block_specs(load_space(ref)).items():
+            specs.setdefault(key, spec)
     cfgs = [p.config for p in PRESETS.values()] + [make() for make in ARCHS.values()]
-    for cfg in cfgs:
-        for spec in plan(cfg):
-            specs.setdefault(spec.key, spec)
+    for key, spec in distinct_blocks(cfgs).items():
+        specs.setdefault(key, spec)
     return specs
 
 
@@ -352,13 +348,6 @@ def fit_and_write(path: str | Path | None = None, *,
 
 
 # ----------------------------------------------------------------------------- validation
-def predict_ms(table: Any, cfg: ArchConfig) -> float:
-    """Sum of the table's entries over the planned blocks of ``cfg``, plus its per-network overhead."""
-    from nas.models.plan import plan
-
-    return table.network_overhead_ms + sum(table.ms(spec.key) for spec in plan(cfg))
-
-
 def validate_published(table: Any, rows: Iterable[PublishedRow] | None = None) -> dict[str, Any]:
     """Table predictions vs the published rows of the protocol the table reproduces.
 
@@ -370,6 +359,7 @@ def validate_published(table: Any, rows: Iterable[PublishedRow] | None = None) -
     """
     from scipy.stats import kendalltau, spearmanr
 
+    from nas.latency.predict import predict_ms
     from nas.models.stats import network_stats
 
     rows = [r for r in (load_rows() if rows is None else rows) if r.role != "prior"]
@@ -380,7 +370,7 @@ def validate_published(table: Any, rows: Iterable[PublishedRow] | None = None) -
         if r.arch not in cache:
             cfg = r.config()
             params, macs = network_stats(cfg)
-            cache[r.arch] = (predict_ms(table, cfg), macs / 1e9, params / 1e6)
+            cache[r.arch] = (predict_ms(cfg, table), macs / 1e9, params / 1e6)
         ms, macs_g, params_m = cache[r.arch]
         scale = float(scales.get(r.protocol, 1.0))
         pred = ms * scale

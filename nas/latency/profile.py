@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
-import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,10 @@ from nas.convert import INPUT_NAME, ONNX_OPSET
 from nas.errors import NasError
 from nas.files import write_json
 from nas.latency.backends import LatencyBackend, TimingPolicy, get_backend
+from nas.latency.host import host_fingerprint
 from nas.latency.table import LatencyTable, read_table, save_table
 from nas.models.plan import BlockSpec, plan
+from nas.space_members import block_specs, calibration_members
 
 CALIBRATION_SEED = 20_240_601  # its own seed: calibration networks are never the validation samples
 CALIBRATION_RANDOM = 12
@@ -44,15 +45,6 @@ ProgressFn = Callable[[int, int, str], None]  # (done, total, current key)
 
 class ProfileError(NasError):
     """A profile cannot start or continue (existing table made with other settings...)."""
-
-
-def space_specs(space: Any, *, resolution: int | None = None) -> dict[str, BlockSpec]:
-    """Every distinct block the space can produce (key -> spec), in a stable order (kind, key)."""
-    found: dict[str, BlockSpec] = {}
-    for params in space.enumerate():
-        for spec in plan(space.config_from_params(params), resolution=resolution):
-            found.setdefault(spec.key, spec)
-    return dict(sorted(found.items(), key=lambda kv: (kv[1].kind, kv[0])))
 
 
 def _empty_model() -> Any:
@@ -123,8 +115,10 @@ def _new_table(device: str, backend: LatencyBackend, space: Any, *, threads: int
         provenance={
             "date": _now(), "tool_version": __version__, "host": socket.gethostname(),
             "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "fingerprint": host_fingerprint(backend.name, threads=threads),
             "python": platform.python_version(),
-            "space": space.name, "warmup": f"{policy.warmup_runs} runs and >= {policy.warmup_s} s",
+            "space": space.name, **({"space_path": str(space.path)} if space.path else {}),
+            "warmup": f"{policy.warmup_runs} runs and >= {policy.warmup_s} s",
             "repeats": f"adaptive: >= {policy.min_runs}, <= {policy.max_runs}, {policy.budget_s} s per key",
             "statistic": "median", "clock": policy.clock, "timing_policy": policy.to_dict(),
             "export": f"nas.convert: torch.onnx.export opset {ONNX_OPSET} (TorchScript exporter), graph "
@@ -167,7 +161,7 @@ def profile_space(
     backend = get_backend(runtime)
     policy = policy or TimingPolicy(clock="thread" if threads == 1 else "wall")
     path = Path(path)
-    specs = space_specs(space)
+    specs = block_specs(space)
     if path.exists():
         table = read_table(path)
         for name, want in (("device", device), ("runtime", backend.name), ("threads", threads),
@@ -206,17 +200,63 @@ def profile_space(
     return table
 
 
-def calibration_configs(space: Any, *, count: int = CALIBRATION_RANDOM, seed: int = CALIBRATION_SEED) -> list:
-    """The calibration networks: the space's presets plus ``count`` seeded random members."""
-    configs = []
-    for name in space.presets_in_space():
-        configs.append(space.config_from_params(space.preset_params(name)).replace(name=name))
-    rng = random.Random(seed)
-    by_family = {fam: list(space.enumerate(fam)) for fam in space.families}
-    for i in range(count):
-        params = rng.choice(by_family[list(by_family)[i % len(by_family)]])
-        configs.append(space.config_from_params(params).replace(name=f"calib-{i}"))
-    return configs
+def profile_missing(table: LatencyTable, space: Any, *, resolution: int | None = None, path: str | Path,
+                    policy: TimingPolicy | None = None, save_every: int = 10,
+                    progress: ProgressFn | None = None) -> tuple[LatencyTable, int]:
+    """Measure here only the block keys of ``space`` at ``resolution`` that ``table`` lacks; save it at ``path``.
+
+    The new entries are timed as ``nas profile`` times blocks (the table's runtime, threads and clock), minus the
+    call overhead, times the table's per-kind factor for blocks inside a network (``calibration.scales`` of a
+    measured table, ``block_scales`` of a calibrated one). ``path`` may be the table's own file or, for a table
+    found elsewhere (the shipped ones), a copy in the user's folder that takes precedence. Interrupted, the
+    partial table is saved and a rerun measures the rest. Returns (the table, keys measured).
+
+    Raises:
+        ProfileError: the table is estimated, cannot be timed here, or was timed on another machine.
+    """
+    from nas.latency.host import host_fingerprint, host_notice, host_status
+
+    where = f"table '{table.device}'"
+    if table.method == "estimated":
+        raise ProfileError(f"{where} is estimated: its cost model prices missing keys itself (nas tables fit "
+                           f"--device {table.device} --space SPACE --resolution R does it ahead of time)")
+    backend = get_backend(table.runtime)
+    if not backend.can_time:
+        raise ProfileError(f"{where} is a {table.runtime} table, which cannot be timed here: add --export DIR to "
+                           "write the missing blocks, time them on the device, then nas profile import CSV")
+    if host_status(table) == "differs":
+        raise ProfileError(f"{host_notice(table)}: measured here, its missing keys would mix two machines")
+    threads = table.threads or 1
+    clock = table.provenance.get("clock", "thread" if threads == 1 else "wall")
+    policy = policy or TimingPolicy(**{**table.provenance.get("timing_policy", {}), "clock": clock})
+    at = resolution or space.resolution
+    specs = block_specs(space, resolution=at)
+    todo = [key for key in specs if key not in table.entries]
+    prov = table.provenance
+    if "call_overhead_ms" not in prov or "fingerprint" not in prov:
+        prov["call_overhead_ms"] = round(call_overhead_ms(backend, threads=threads, policy=policy), 5)
+    overhead = float(prov["call_overhead_ms"])
+    scales = (prov.get("calibration", {}).get("scales", {}) if table.method == "measured"
+              else prov.get("block_scales", {}))
+    origin = f"nas profile --space {space.name} --resolution {at} --only-missing"
+    record = {"space": space.name, "resolution": at, "keys": len(todo), "measured": 0, "date": _now(),
+              "fingerprint": host_fingerprint(table.runtime, threads=threads)}
+    prov.setdefault("extensions", []).append(record)
+    path = Path(path)
+    try:
+        for i, key in enumerate(todo, start=1):
+            entry = measure_block(specs[key], backend, threads=threads, policy=policy, batch=table.batch)
+            scale = float(scales.get(specs[key].kind, 1.0))
+            entry.update(ms=round(scale * max(entry["raw_ms"] - overhead, 0.0), 5), origin=origin)
+            table.entries[key] = entry
+            record["measured"] = i
+            if progress:
+                progress(i, len(todo), key)
+            if i % save_every == 0:
+                save_table(table, path)
+    finally:
+        save_table(table, path)
+    return table, len(todo)
 
 
 def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend, threads: int,
@@ -234,7 +274,7 @@ def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend,
     measured: dict[str, float] = table.provenance.get("calibration", {}).get("measured_ms", {})
     cal: dict[str, Any] = {"measured_ms": measured}
     table.provenance["calibration"] = cal
-    configs = calibration_configs(space, count=count)
+    configs = calibration_members(space, count=count, seed=CALIBRATION_SEED)
     for cfg in configs:
         if cfg.name not in measured:
             ms = measure_network(cfg, backend, threads=threads, policy=network_policy(policy))
@@ -310,11 +350,13 @@ def fit_kind_scales(x: list[list[float]], y: list[float], kinds: list[str]) -> d
 
 # ----------------------------------------------------------------------------- device owners
 def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str, limit: int | None = None,
+                  resolution: int | None = None, skip: Iterable[str] = (),
                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Write every block of ``space`` as a model file of ``runtime`` plus ``manifest.json`` (key -> file).
+    """Write every block of ``space`` (at ``resolution``, but the keys in ``skip``) as a model file of ``runtime``
+    plus ``manifest.json`` (key -> file).
 
     Files already there are kept (an interrupted export resumes). The user times each model on their
-    device and writes a CSV ``key,ms``, which :func:`import_csv` turns into a ``measured`` table.
+    device and writes a CSV ``key,ms``, which :func:`import_csv` turns into a ``measured`` table (or adds to it).
     """
     import torch
 
@@ -323,7 +365,8 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
     backend = get_backend(runtime)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs = list(space_specs(space).items())[:limit]
+    skipped = set(skip)
+    specs = [(k, spec) for k, spec in block_specs(space, resolution=resolution).items() if k not in skipped][:limit]
     blocks = []
     for i, (key, spec) in enumerate(specs):
         path = out_dir / f"{i:04d}_{spec.kind}{backend.file_suffix}"
@@ -336,7 +379,8 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
                        "input_shape": [1, *spec.in_shape]})
     manifest = {
         "schema": 1, "device": device, "runtime": backend.name, "runtime_version": backend.runtime_version(),
-        "compute_unit": backend.compute_unit, "space": space.name, "resolution": space.resolution, "batch": 1,
+        "compute_unit": backend.compute_unit, "space": space.name, "resolution": resolution or space.resolution,
+        "batch": 1,
         "date": _now(), "csv_format": "header 'key,ms'; one row per block key; ms = median latency of one call",
         "blocks": blocks,
     }
@@ -346,7 +390,11 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
 
 def import_csv(csv_path: str | Path, *, device: str, runtime: str, space: Any, path: str | Path,
                manifest: str | Path | None = None, compute_unit: str = "all") -> LatencyTable:
-    """Turn a CSV of ``key,ms`` measured by the user on their device into a ``measured`` table at ``path``."""
+    """Turn a CSV of ``key,ms`` measured by the user on their device into a ``measured`` table at ``path``.
+
+    If ``path`` already holds a measured table of ``runtime`` (the blocks exported by ``--only-missing``), the
+    CSV's keys are added to it instead.
+    """
     import csv
     import json
     import math
@@ -371,7 +419,18 @@ def import_csv(csv_path: str | Path, *, device: str, runtime: str, space: Any, p
     if not entries:
         raise ProfileError(f"{csv_path}: no 'key,ms' rows")
     info = json.loads(Path(manifest).read_text()) if manifest else {}
-    keys = space_specs(space)
+    if Path(path).exists():
+        existing = read_table(path)
+        if existing.method == "measured" and existing.runtime == runtime:
+            added = {k: {**e, "origin": f"nas profile import {csv_path.name}"} for k, e in entries.items()
+                     if k not in existing.entries}
+            existing.entries.update(added)
+            existing.provenance.setdefault("extensions", []).append(
+                {"csv": str(csv_path), "space": info.get("space", space.name),
+                 "resolution": info.get("resolution", space.resolution), "keys": len(added), "date": _now()})
+            save_table(existing, path)
+            return existing
+    keys = block_specs(space)
     backend_version = info.get("runtime_version", "")
     table = LatencyTable(
         device=device, runtime=runtime, method="measured", resolution=info.get("resolution", space.resolution),

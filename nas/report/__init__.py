@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from nas.report.run import NoFeasibleTrialError, NotARunError, Run, UnknownTrialError, load_run
-from nas.report.write import ReportResult, arch_summary, write_report
+from nas.report.write import ReportResult, write_report
 
-__all__ = [
-    "NoFeasibleTrialError", "NotARunError", "ReportResult", "Run", "UnknownTrialError", "arch_summary",
-    "load_run", "write_report",
-]
+__all__ = ["ReportResult", "write_report"]

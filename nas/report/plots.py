@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nas.report.run import TrialRow
+from nas.run import TrialRecord
 
 PNG_SIZE_IN, PNG_DPI = (10.0, 6.0), 100  # -> 1000 x 600 pixels
-X_RANGE_BUDGETS = 2.0  # the latency axis shows up to this many budgets (or the slowest trained trial)
+X_RANGE_BUDGETS = 2.0  # the latency axis shows up to this many budgets (or the slowest scored trial)
 FEASIBLE, OVER_BUDGET, FRONT, BUDGET, PRESET = "#4c78a8", "#b0b0b0", "#e45756", "#333333", "#2e8540"
 UNTRAINED = "#8c8c8c"
 LABEL_PT = 7.5
@@ -19,13 +19,13 @@ def _latency_label(method: str | None) -> str:
     return f"predicted latency (ms, {method or 'unknown method'})"
 
 
-def x_max_ms(trials: list[TrialRow], front: list[dict[str, Any]], presets: list[dict[str, Any]],
+def x_max_ms(trials: list[TrialRecord], front: list[dict[str, Any]], presets: list[dict[str, Any]],
              budget_ms: float | None) -> float:
-    """Right end of the latency axis: the trained trials and the front, and up to X_RANGE_BUDGETS budgets.
+    """Right end of the latency axis: the scored trials and the front, and up to X_RANGE_BUDGETS budgets.
 
     Over-budget candidates can be 100x slower than the budget; showing them all would squash the front.
     """
-    xs = [t.latency_ms for t in trials if t.accuracy is not None and t.latency_ms is not None]
+    xs = [t.latency_ms for t in trials if t.score is not None and t.latency_ms is not None]
     xs += [p["latency_ms"] for p in front if p.get("latency_ms") is not None]
     if budget_ms is not None:
         xs.append(X_RANGE_BUDGETS * budget_ms)
@@ -52,7 +52,7 @@ def _label_levels(xs: list[float], names: list[str], x_max: float, axes_px: floa
 def write_png(
     path: Path,
     *,
-    trials: list[TrialRow],
+    trials: list[TrialRecord],
     feasible: list[bool],
     front: list[dict[str, Any]],
     presets: list[dict[str, Any]],
@@ -63,8 +63,9 @@ def write_png(
 ) -> None:
     """Accuracy vs latency: all trials (over-budget ones grey), the front as a step line, the budget, presets.
 
-    Below, a strip on the same latency axis holds what has no accuracy: candidates priced over the
-    budget and never trained, and presets the search did not train.
+    Below, a strip on the same latency axis holds what has no score: trials that failed or were
+    interrupted (and, in runs of the first versions, candidates priced over the budget), and presets
+    the search did not score.
     """
     import matplotlib
 
@@ -77,42 +78,42 @@ def write_png(
                             bottom=0.09)
     ax = fig.add_subplot(grid[0])
     strip = fig.add_subplot(grid[1], sharex=ax)
-    with_acc = [(t, f) for t, f in zip(trials, feasible) if t.accuracy is not None]
+    with_acc = [(t, f) for t, f in zip(trials, feasible) if t.score is not None]
     over = [t for t, f in with_acc if not f]
     inside = [t for t, f in with_acc if f]
-    ax.scatter([t.latency_ms for t in over], [t.accuracy for t in over], s=22, c=OVER_BUDGET,
-               label=f"trained, over budget ({len(over)})" if over else "_nolegend_", zorder=2)
-    ax.scatter([t.latency_ms for t in inside], [t.accuracy for t in inside], s=26, c=FEASIBLE,
+    ax.scatter([t.latency_ms for t in over], [t.score for t in over], s=22, c=OVER_BUDGET,
+               label=f"scored, over budget ({len(over)})" if over else "_nolegend_", zorder=2)
+    ax.scatter([t.latency_ms for t in inside], [t.score for t in inside], s=26, c=FEASIBLE,
                label=f"within budget ({len(inside)})" if inside else "_nolegend_", zorder=3)
-    pts = [p for p in front if p.get("accuracy") is not None]
+    pts = [p for p in front if p.get("score") is not None]
     if pts:
-        ax.plot([p["latency_ms"] for p in pts], [p["accuracy"] for p in pts], drawstyle="steps-post", c=FRONT,
+        ax.plot([p["latency_ms"] for p in pts], [p["score"] for p in pts], drawstyle="steps-post", c=FRONT,
                 lw=1.8, marker="o", ms=7, mfc="white", mew=1.8, label=f"Pareto front ({len(pts)})", zorder=4)
-        if budget_ms is not None and pts[-1]["latency_ms"] < budget_ms:  # best accuracy holds up to the budget
-            ax.plot([pts[-1]["latency_ms"], budget_ms], [pts[-1]["accuracy"]] * 2, c=FRONT, lw=1.8, ls=":")
+        if budget_ms is not None and pts[-1]["latency_ms"] < budget_ms:  # the best score holds up to the budget
+            ax.plot([pts[-1]["latency_ms"], budget_ms], [pts[-1]["score"]] * 2, c=FRONT, lw=1.8, ls=":")
         for p in pts:
-            ax.annotate(f"#{p['trial']}", (p["latency_ms"], p["accuracy"]), textcoords="offset points",
+            ax.annotate(f"#{p['trial']}", (p["latency_ms"], p["score"]), textcoords="offset points",
                         xytext=(-4, 7), ha="right", fontsize=8, color=FRONT, weight="bold")
     for a in (ax, strip):
         if budget_ms is not None:
             a.axvline(budget_ms, ls="--", c=BUDGET, lw=1.2, zorder=1,
                       label=f"budget {budget_ms:g} ms" if a is ax else "_nolegend_")
-    scored = [p for p in presets if p.get("latency_ms") is not None and p.get("accuracy") is not None]
+    scored = [p for p in presets if p.get("latency_ms") is not None and p.get("score") is not None]
     for p in scored:
-        ax.scatter([p["latency_ms"]], [p["accuracy"]], marker="*", s=170, c=PRESET, edgecolors="black",
+        ax.scatter([p["latency_ms"]], [p["score"]], marker="*", s=170, c=PRESET, edgecolors="black",
                    linewidths=0.6, zorder=5)
-        ax.annotate(p["name"], (p["latency_ms"], p["accuracy"]), textcoords="offset points", xytext=(7, -4),
+        ax.annotate(p["name"], (p["latency_ms"], p["score"]), textcoords="offset points", xytext=(7, -4),
                     fontsize=LABEL_PT, color=PRESET, weight="bold", va="top")
     if scored:
         ax.scatter([], [], marker="*", s=120, c=PRESET, edgecolors="black", linewidths=0.6,
-                   label="preset (trained)")
+                   label="preset (scored)")
 
-    # strip: untrained candidates (a tick each) and untrained presets (a triangle and a stacked label)
-    untrained = [t.latency_ms for t in trials if t.accuracy is None and t.latency_ms is not None]
+    # strip: unscored trials (a tick each) and unscored presets (a triangle and a stacked label)
+    untrained = [t.latency_ms for t in trials if t.score is None and t.latency_ms is not None]
     shown_untrained = [x for x in untrained if x <= x_max]
     strip.scatter(shown_untrained, [0.0] * len(shown_untrained), marker="|", s=120, c=UNTRAINED, zorder=2,
-                  label=f"over budget, not trained ({len(untrained)})" if untrained else "_nolegend_")
-    unscored = sorted((p for p in presets if p.get("latency_ms") is not None and p.get("accuracy") is None),
+                  label=f"not scored ({len(untrained)})" if untrained else "_nolegend_")
+    unscored = sorted((p for p in presets if p.get("latency_ms") is not None and p.get("score") is None),
                       key=lambda p: p["latency_ms"])
     near = [p for p in unscored if p["latency_ms"] <= x_max]
     axes_px = PNG_SIZE_IN[0] * PNG_DPI * (AX_RIGHT - AX_LEFT)
@@ -125,7 +126,7 @@ def write_png(
                        va="center", fontsize=LABEL_PT, color=PRESET, weight="bold")
     if unscored:
         strip.scatter([], [], marker="^", s=40, c=PRESET, edgecolors="black", linewidths=0.5,
-                      label="preset (not trained)")
+                      label="preset (not scored)")
     beyond = [x for x in untrained if x > x_max]
     far = [p for p in unscored if p["latency_ms"] > x_max]
     if beyond or far:
@@ -134,7 +135,7 @@ def write_png(
         strip.text(1.0, 1.02, f"beyond the axis (up to {slowest:.3g} ms): " + ", ".join(x for x in parts if x),
                    transform=strip.transAxes, ha="right", va="bottom", fontsize=7, color=UNTRAINED)
     strip.set_ylim(-0.7, max(levels, default=0) + 1.7)
-    strip.set_yticks([0.0] + ([1.0] if near else []), ["not trained"] + (["presets"] if near else []),
+    strip.set_yticks([0.0] + ([1.0] if near else []), ["not scored"] + (["presets"] if near else []),
                      fontsize=8)
     strip.grid(axis="x", alpha=0.3)
     ax.set_xlim(0.0, x_max)
@@ -155,7 +156,7 @@ def write_png(
 def write_html(
     path: Path,
     *,
-    trials: list[TrialRow],
+    trials: list[TrialRecord],
     feasible: list[bool],
     front: list[dict[str, Any]],
     presets: list[dict[str, Any]],
@@ -168,41 +169,42 @@ def write_html(
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    def hover(t: TrialRow) -> str:
+    def hover(t: TrialRecord) -> str:
         params = "-" if t.params is None else f"{t.params / 1e6:.2f} M"
         macs = "-" if t.macs is None else f"{t.macs / 1e6:.1f} M"
         preset = f"<br>preset {t.preset}" if t.preset else ""
         reason = f"<br>{t.reason}" if t.reason else ""
-        return f"trial {t.trial}<br>params {params}<br>MACs {macs}{preset}{reason}"
+        rung = f"<br>rung {t.rung} ({t.steps} steps)" if t.rung is not None else ""
+        return f"trial {t.trial}{rung}<br>params {params}<br>MACs {macs}{preset}{reason}"
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2], vertical_spacing=0.04)
-    for label, keep, color in (("trained, over budget", False, OVER_BUDGET), ("within budget", True, FEASIBLE)):
-        sel = [t for t, f in zip(trials, feasible) if f == keep and t.accuracy is not None]
-        fig.add_trace(go.Scatter(x=[t.latency_ms for t in sel], y=[t.accuracy for t in sel], mode="markers",
+    for label, keep, color in (("scored, over budget", False, OVER_BUDGET), ("within budget", True, FEASIBLE)):
+        sel = [t for t, f in zip(trials, feasible) if f == keep and t.score is not None]
+        fig.add_trace(go.Scatter(x=[t.latency_ms for t in sel], y=[t.score for t in sel], mode="markers",
                                  name=f"{label} ({len(sel)})", marker={"color": color, "size": 8},
                                  text=[hover(t) for t in sel], hoverinfo="text+x+y"), row=1, col=1)
-    pts = [p for p in front if p.get("accuracy") is not None]
+    pts = [p for p in front if p.get("score") is not None]
     fig.add_trace(go.Scatter(
-        x=[p["latency_ms"] for p in pts], y=[p["accuracy"] for p in pts], mode="lines+markers",
+        x=[p["latency_ms"] for p in pts], y=[p["score"] for p in pts], mode="lines+markers",
         line={"shape": "hv", "color": FRONT},
         marker={"size": 10, "color": "white", "line": {"color": FRONT, "width": 2}},
         name=f"Pareto front ({len(pts)})", hoverinfo="text+x+y",
         text=[f"trial {p['trial']}<br>{p.get('summary', '')}" for p in pts]), row=1, col=1)
-    scored = [p for p in presets if p.get("latency_ms") is not None and p.get("accuracy") is not None]
+    scored = [p for p in presets if p.get("latency_ms") is not None and p.get("score") is not None]
     fig.add_trace(go.Scatter(
-        x=[p["latency_ms"] for p in scored], y=[p["accuracy"] for p in scored], mode="markers+text",
+        x=[p["latency_ms"] for p in scored], y=[p["score"] for p in scored], mode="markers+text",
         text=[p["name"] for p in scored], textposition="bottom right",
-        marker={"symbol": "star", "size": 14, "color": PRESET}, name="preset (trained)"), row=1, col=1)
-    untrained = [t for t in trials if t.accuracy is None and t.latency_ms is not None]
+        marker={"symbol": "star", "size": 14, "color": PRESET}, name="preset (scored)"), row=1, col=1)
+    untrained = [t for t in trials if t.score is None and t.latency_ms is not None]
     fig.add_trace(go.Scatter(
-        x=[t.latency_ms for t in untrained], y=["not trained"] * len(untrained), mode="markers",
+        x=[t.latency_ms for t in untrained], y=["not scored"] * len(untrained), mode="markers",
         marker={"symbol": "line-ns-open", "size": 14, "color": UNTRAINED},
-        name=f"over budget, not trained ({len(untrained)})", text=[hover(t) for t in untrained],
+        name=f"not scored ({len(untrained)})", text=[hover(t) for t in untrained],
         hoverinfo="text+x"), row=2, col=1)
-    unscored = [p for p in presets if p.get("latency_ms") is not None and p.get("accuracy") is None]
+    unscored = [p for p in presets if p.get("latency_ms") is not None and p.get("score") is None]
     fig.add_trace(go.Scatter(
         x=[p["latency_ms"] for p in unscored], y=["presets"] * len(unscored), mode="markers",
-        marker={"symbol": "triangle-up", "size": 10, "color": PRESET}, name="preset (not trained)",
+        marker={"symbol": "triangle-up", "size": 10, "color": PRESET}, name="preset (not scored)",
         text=[p["name"] for p in unscored], hoverinfo="text+x"), row=2, col=1)
     if budget_ms is not None:
         fig.add_vline(x=budget_ms, line={"color": BUDGET, "dash": "dash"}, row="all", col=1)
@@ -211,6 +213,6 @@ def write_html(
     fig.update_xaxes(range=[0.0, x_max_ms(trials, front, presets, budget_ms)])
     fig.update_xaxes(title_text=_latency_label(method) + " (drag or double-click to zoom out)", row=2, col=1)
     fig.update_yaxes(title_text=score_label, row=1, col=1)
-    fig.update_yaxes(categoryorder="array", categoryarray=["not trained", "presets"], row=2, col=1)
+    fig.update_yaxes(categoryorder="array", categoryarray=["not scored", "presets"], row=2, col=1)
     fig.update_layout(title=title, template="plotly_white", hovermode="closest", height=650)
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas.report.run import Run, TrialRow, load_run
+from nas.config import summarize
+from nas.run import Run, TrialRecord, load_run
 
 MD_NAME, PNG_NAME, HTML_NAME = "report.md", "pareto.png", "pareto.html"
 
@@ -20,37 +21,26 @@ class ReportResult:
     markdown: Path
     png: Path
     html: Path
-    front: list[dict[str, Any]]  # trial, accuracy, latency_ms, params, macs, preset, summary
+    front: list[dict[str, Any]]  # pareto.json points: trial, score, metric, rung, latency_ms, ..., summary
     presets: list[dict[str, Any]]
     n_trials: int
     n_feasible: int
-    budget_ms: float | None
-    device: str | None
-    method: str | None
-    table_hash: str | None
+    budget_ms: float
+    device: str
+    method: str
+    table_hash: str
+    metric: dict[str, str]
+    rungs: list[int]
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_dir": str(self.run_dir), "markdown": str(self.markdown), "png": str(self.png),
             "html": str(self.html), "device": self.device, "method": self.method, "table_hash": self.table_hash,
-            "budget_ms": self.budget_ms, "n_trials": self.n_trials, "n_feasible": self.n_feasible,
-            "front": self.front, "presets": self.presets, "notes": self.notes,
+            "budget_ms": self.budget_ms, "metric": self.metric, "rungs": self.rungs, "n_trials": self.n_trials,
+            "n_feasible": self.n_feasible, "front": self.front, "presets": self.presets, "notes": self.notes,
             "dashboard": dashboard_command_for(self.run_dir),
         }
-
-
-def arch_summary(cfg: Any) -> str:
-    """One line: stem, then depth x mixer @ channels per stage, e.g. ``conv16 | 2 mbconv@32 > 4 mhsa@96``."""
-    stem = f"patch{cfg.stem.patch_size}" if cfg.stem.kind == "patch" else "conv"
-    stem += f"@{cfg.stem.channels[-1]}"
-    stages = []
-    for s in cfg.stages:
-        mixer = s.mixer.kind
-        if mixer in ("mhsa", "hilo", "mobilevit"):
-            mixer += f"/{s.mixer.num_heads}h"
-        stages.append(f"{s.depth} {mixer}@{s.channels}")
-    return f"{stem} | " + " > ".join(stages)
 
 
 def dashboard_command_for(run_dir: Path) -> str | None:
@@ -67,71 +57,42 @@ def write_report(run_dir: str | Path) -> ReportResult:
 
     Raises:
         NotARunError: ``run_dir`` is not a run folder.
+        RunFolderError: one of its files cannot be read.
     """
     from nas.report.plots import write_html, write_png
 
     run = load_run(run_dir)
     notes: list[str] = []
-    completed = [r for r in run.trials if r.state.upper() == "COMPLETE" and r.latency_ms is not None]
-    front = _front_rows(run, notes)
-    presets = [dict(p) for p in run.presets]
+    metric = run.meta.metric
+    completed = [r for r in run.records if r.state in ("COMPLETE", "FAIL") and r.latency_ms is not None]
+    front = [_point(run, r) for r in run.front()]
+    presets = [p.to_dict(is_accuracy=metric.is_accuracy) for p in run.presets]
+    counts = run.counts()
     result = ReportResult(
         run_dir=run.path, markdown=run.path / MD_NAME, png=run.path / PNG_NAME, html=run.path / HTML_NAME,
-        front=front, presets=presets, n_trials=sum(r.state.upper() != "WAITING" for r in run.trials),
-        n_feasible=sum(_feasible(run, r) for r in completed),
-        budget_ms=run.budget_ms, device=run.device, method=run.method, table_hash=run.table_hash, notes=notes,
+        front=front, presets=presets, n_trials=counts.trials, n_feasible=counts.feasible, budget_ms=run.budget_ms,
+        device=run.device, method=run.method, table_hash=run.table_hash,
+        metric={"name": metric.name, "kind": metric.kind}, rungs=list(run.meta.rungs), notes=notes,
     )
     if not front:
-        budget = f"{run.budget_ms:g} ms" if run.budget_ms is not None else "the budget"
-        notes.append(f"no trial within {budget}: search again with a larger --budget or more trials")
-    plot = {"trials": completed, "feasible": [_feasible(run, r) for r in completed], "front": front,
+        notes.append(f"no trial within {run.budget_ms:g} ms: search again with a larger --budget or more trials")
+    plot = {"trials": completed, "feasible": [run.feasible(r) for r in completed], "front": front,
             "presets": presets, "budget_ms": run.budget_ms, "method": run.method,
-            "title": f"{run.path.name}: {run.device or '?'}, budget {_ms(run.budget_ms)}",
-            "score_label": score_label(run)}
+            "title": f"{run.path.name}: {run.device}, budget {_ms(run.budget_ms)}", "score_label": metric.label}
     _atomic_write(result.png, lambda path: write_png(path, **plot))
     _atomic_write(result.html, lambda path: write_html(path, **plot))
     _atomic_write(result.markdown, lambda p: p.write_text(_markdown(run, result)))
     return result
 
 
-def score_label(run: Run) -> str:
-    """What the y axis holds: validation top-1 for the training proxy, else the named proxy's score."""
-    proxy = run.meta.get("proxy") or (run.pareto or {}).get("proxy")
-    return "proxy accuracy (short training)" if proxy == "train" else f"proxy score ({proxy or 'unknown'})"
-
-
-def _feasible(run: Run, row: TrialRow) -> bool:
-    budget = run.budget_ms
-    if budget is not None and row.latency_ms is not None:
-        return row.latency_ms <= budget
-    return row.feasible
-
-
-def _front_rows(run: Run, notes: list[str]) -> list[dict[str, Any]]:
-    """The feasible Pareto points (from pareto.json; computed from trials.csv if it is missing)."""
-    if run.pareto is not None:
-        points = run.feasible_points()
-    else:
-        notes.append("pareto.json missing: front computed from trials.csv")
-        rows = [r for r in run.trials if r.state.upper() == "COMPLETE" and r.accuracy is not None
-                and r.latency_ms is not None and _feasible(run, r)]
-        best = [r for r in rows if not any(
-            o.accuracy >= r.accuracy and o.latency_ms <= r.latency_ms  # type: ignore[operator]
-            and (o.accuracy, o.latency_ms) != (r.accuracy, r.latency_ms) for o in rows)]
-        points = [{"trial": r.trial, "accuracy": r.accuracy, "latency_ms": r.latency_ms, "params": r.params,
-                   "macs": r.macs, "preset": r.preset or None} for r in sorted(best, key=lambda r: r.latency_ms)]
-    out = []
-    for p in points:
-        summary = p.get("summary")
-        if not summary:
-            try:
-                summary = arch_summary(run.config(int(p["trial"])))
-            except Exception:  # noqa: BLE001 - a missing config only loses the summary
-                summary = ""
-        out.append({"trial": int(p["trial"]), "accuracy": p.get("accuracy"), "latency_ms": p.get("latency_ms"),
-                    "params": p.get("params"), "macs": p.get("macs"), "preset": p.get("preset") or None,
-                    "summary": summary})
-    return out
+def _point(run: Run, record: TrialRecord) -> dict[str, Any]:
+    """A front row: the record's pareto.json point and its one-line architecture."""
+    metric = run.meta.metric
+    try:
+        summary = summarize(run.config(record.trial))
+    except Exception:  # noqa: BLE001 - a missing config only loses the summary
+        summary = ""
+    return {**record.to_point(metric=metric.name, is_accuracy=metric.is_accuracy), "summary": summary}
 
 
 def _atomic_write(path: Path, write: Any) -> None:
@@ -162,42 +123,79 @@ def _code(text: str) -> str:
     return f"`{text}`".replace("|", "\\|") if text else "-"
 
 
+def _deployed(run: Run) -> str:
+    """" at 224 px" (or " at 224, 256 px, searched over") from the run's space, "" if it cannot be read."""
+    try:
+        resolutions = run.space().resolutions
+    except Exception:  # noqa: BLE001 - a space that cannot be read only loses this detail
+        return ""
+    return f" at {', '.join(map(str, resolutions))} px" + (", searched over" if len(resolutions) > 1 else "")
+
+
+def _added(meta: Any) -> str:
+    """The entries an estimated table's cost model priced beyond its file (nas.latency.extend), if any."""
+    from nas.latency.extend import added_note
+
+    note = added_note(meta.table.device, meta.table.path, meta.table.hash)
+    return f"; {note}" if note else ""
+
+
+def _own_resolutions() -> dict[str, int]:
+    """Each preset's published resolution."""
+    from nas.models.presets import PRESETS
+
+    return {name: preset.config.resolution for name, preset in PRESETS.items()}
+
+
 def _markdown(run: Run, res: ReportResult) -> str:
     meta = run.meta
     method = res.method or "?"
+    counts = run.counts()
     lines = [
         f"# Search run `{run.path.name}`",
         "",
-        f"- device: **{res.device or '?'}**, latency table `{res.table_hash or '?'}` ({method})",
-        f"- budget: **{_ms(res.budget_ms)}**; trials: {res.n_trials}, within budget: {res.n_feasible}",
-        f"- space: {meta.get('space', '?')}; proxy: {meta.get('proxy', '?')}; sampler: {meta.get('sampler', '?')}; "
-        f"seed: {meta.get('seed', '?')}",
+        f"- device: **{res.device}**, latency table `{res.table_hash or '?'}` ({method}){_added(meta)}",
+        f"- budget: **{_ms(res.budget_ms)}**; trials: {res.n_trials} ({counts.scored} scored, {res.n_feasible} within "
+        f"budget, {counts.failed} failed, {counts.interrupted} interrupted and continued)",
+        f"- space: {meta.space}{_deployed(run)}; proxy: {meta.proxy} (score: {meta.metric.name}, "
+        f"{meta.metric.kind}); sampler: {meta.sampler or '?'}; seed: {meta.seed}",
     ]
-    if meta.get("created"):
-        lines.append(f"- created: {meta['created']}")
+    if len(meta.rungs) > 1:
+        lines.append(f"- multi-fidelity: rungs of {', '.join(str(r) for r in meta.rungs)} training steps; each "
+                     "candidate is shown at the highest rung it reached (the best of each latency band go on)")
+    if meta.created:
+        lines.append(f"- created: {meta.created}")
     lines += ["", f"![Pareto front]({PNG_NAME})", "", f"Interactive plot: [{HTML_NAME}]({HTML_NAME})", ""]
     for note in res.notes:
         lines.append(f"> {note}")
     lat_col = f"latency (ms, {method})"
-    score_col = score_label(run)
+    score_col = meta.metric.label
+    rungs = len(meta.rungs) > 1
     lines += [
         "## Pareto front within the budget", "",
-        f"| trial | {score_col} | {lat_col} | params (M) | MACs (M) | architecture |",
-        "|---:|---:|---:|---:|---:|---|",
+        f"| trial | {score_col} |{' steps (rung) |' if rungs else ''} {lat_col} | deploy px | params (M) "
+        "| MACs (M) | architecture |",
+        "|---:|---:|" + ("---:|" if rungs else "") + "---:|---:|---:|---:|---|",
     ]
     for p in res.front:
         name = f" ({p['preset']})" if p.get("preset") else ""
-        lines.append(f"| {p['trial']} | {_acc(p['accuracy'])} | {_num(p['latency_ms'], 1, 3)} | "
-                     f"{_num(p['params'], 1e6)} | {_num(p['macs'], 1e6, 1)} | {_code(p['summary'])}{name} |")
+        steps = f" {p['steps']} ({p['rung'] + 1}/{len(meta.rungs)}) |" if rungs else ""
+        lines.append(f"| {p['trial']} | {_acc(p['score'])} |{steps} {_num(p['latency_ms'], 1, 3)} | "
+                     f"{p.get('resolution') or '-'} | {_num(p['params'], 1e6)} | {_num(p['macs'], 1e6, 1)} | "
+                     f"{_code(p['summary'])}{name} |")
     if res.presets:
         lines += [
-            "", "## Reference presets (same table, same proxy)", "",
-            f"| preset | {score_col} | {lat_col} | params (M) | MACs (M) | trial |",
-            "|---|---:|---:|---:|---:|---:|",
+            "", "## Reference presets (same table, same proxy, at the space's resolution)", "",
+            f"| preset | {score_col} | {lat_col} | deploy px | params (M) | MACs (M) | trial |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
+        own = _own_resolutions()
         for p in res.presets:
             trial = "-" if p.get("trial") is None else str(p["trial"])
-            lines.append(f"| {p['name']} | {_acc(p.get('accuracy'))} | {_num(p.get('latency_ms'), 1, 3)} | "
+            px = str(p.get("resolution") or "-")
+            if p.get("resolution") and own.get(p["name"]) not in (None, p["resolution"]):
+                px += f" (published at {own[p['name']]})"
+            lines.append(f"| {p['name']} | {_acc(p.get('score'))} | {_num(p.get('latency_ms'), 1, 3)} | {px} | "
                          f"{_num(p.get('params'), 1e6)} | {_num(p.get('macs'), 1e6, 1)} | {trial} |")
     dash = dashboard_command_for(run.path)
     lines += ["", "## Next", "", "```"]

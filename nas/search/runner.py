@@ -1,73 +1,55 @@
-"""Run a search: open or join the study, enqueue the presets that fit, optimise, keep the run folder current."""
+"""Run a search in four phases: resolve a plan, open the run, optimise under a stop policy, finish.
+
+1. ``resolve_plan`` (nas.search.plan): every setting checked and resolved; nothing written.
+2. ``open_run``: the run folder, the study (the fastest network of the space and the presets within the
+   budget queued first), run.json. If this fails, what it created is removed again.
+3. ``optimise``: ``plan.workers`` workers on the study (in this process for one, else one process each,
+   one training thread each) while a coordinator keeps the run folder current and reports progress.
+   The policy: stop when the trial target is reached, on ``should_stop`` (the CLI's Ctrl-C / SIGTERM),
+   after ``timeout_s``, or when the sampler runs dry; a candidate stopped midway is continued on --resume.
+4. ``finish``: the folder's final writes, the report, the result.
+
+The library reports progress through ``on_event`` and returns a ``SearchResult``; it prints nothing.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import math
+import multiprocessing
 import platform
 import shutil
 import signal
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from nas.config import arch_id, summarize
 from nas.errors import NasError, UsageError
-from nas.search.budget import BudgetError, format_ms
-from nas.search.objective import CandidateFailed, Counters, Objective, model_stats
-from nas.search.outputs import RunFolder, TrialRecord, write_json
-from nas.search.progress import Progress, Snapshot
-from nas.search.samplers import SAMPLERS, STATIC_GENOME, budget_constraint, make_sampler
-from nas.search.storage import (
-    NoStudyError,
-    default_storage_url,
-    open_storage,
-    recover_interrupted,
-    redact,
-    study_exists,
-    worker_id,
+from nas.run.census import Census
+from nas.run.folder import RUN_JSON, SPACE_COPY, RunWriter, write_meta
+from nas.run.meta import Metric, RunMeta, TableRef, read_meta
+from nas.run.record import RECORD_ATTR, PresetRow, TrialRecord
+from nas.search.events import OnEvent, SearchEvent, SearchStatus, ignore
+from nas.search.follow import StudyFollower
+from nas.search.mirror import DIRECTIONS
+from nas.search.plan import (
+    SHARED_SETTINGS,
+    Resources,
+    SearchPlan,
+    SearchSettings,
+    StudyMismatchError,
+    load_resources,
+    resolve_plan,
 )
+from nas.search.storage import NoStudyError, open_storage, study_exists, worker_id
+from nas.search.worker import STATES, TALLY_ATTR, Tally, Worker
 
-# Defaults sized so a search on the embedded digits data takes minutes on a 2-core CPU (measured,
-# see the search issue's report): short training costs ~15 CPU-s per candidate, so 24 candidates
-# (~6 min); a training-free proxy ~1 s with the MAC count, so 300 candidates.
-DEFAULT_TRIALS = 300
-TRIALS_DEFAULTS: dict[str, int] = {"train": 24}
-# proxy options the search uses unless --proxy-opt overrides them
-PROXY_DEFAULTS: dict[str, dict[str, Any]] = {"train": {"steps": 40}}  # the budget benchmarked
-# settings a joining worker must share with the study (else its trials would not be comparable)
-SHARED_SETTINGS = ("device", "budget_ms", "space", "proxy", "proxy_options", "data", "table_hash")
-MAX_LOOKUPS_PER_TRIAL = 50
+POLL_S = 1.0  # how often the coordinator of worker processes reads the study
 
 
-class StudyMismatchError(UsageError):
-    """A worker joins a study that was started with other settings."""
-
-
-@dataclass
-class SearchSettings:
-    """Everything that defines a search (the CLI fills it; run.json records it)."""
-
-    device: str
-    budget_ms: float
-    space: str = "hybrid-vit"
-    trials: int | None = None  # None: TRIALS_DEFAULTS for the proxy, else DEFAULT_TRIALS
-    timeout_s: float | None = None
-    proxy: str | None = None
-    proxy_options: dict[str, Any] = field(default_factory=dict)
-    data: str | None = None
-    sampler: str = "nsga2"
-    seed: int = 0
-    storage: str | None = None
-    study: str | None = None
-    out: Path | None = None
-    resume: bool = False
-    tables_dir: str | None = None
-    worker_index: int = 0
-    report: bool = True
-    enqueue_presets: bool = True  # the benchmark turns it off to compare samplers alone
-    argv: list[str] = field(default_factory=list)
+class NothingScoredError(NasError):
+    """A search ended without scoring any candidate (its run folder says what happened)."""
 
 
 @dataclass
@@ -77,28 +59,187 @@ class SearchResult:
     out: Path
     study: str
     storage: str
-    trained: int
-    over_budget: int
-    failed: int
-    reused: int
+    metric: Metric
+    trains: bool
+    rungs: tuple[int, ...]
     target: int
+    scored: int
+    failed: int
+    interrupted: int
+    over_budget: int
+    duplicates: int
     front: list[TrialRecord]
     stopped_by: str | None
     seconds: float
-    train_seconds: float
+    cpu_s: float
+    workers: int
     report: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["out"] = str(self.out)
-        d["front"] = [asdict(r) for r in self.front]
-        return d
+        """The ``--json`` view: each front point has ``score`` and ``metric`` (``accuracy`` only when the
+        score is one); counts keep the names of the first versions (``trained``, ``over_budget``)."""
+        front = [r.to_point(metric=self.metric.name, is_accuracy=self.metric.is_accuracy) for r in self.front]
+        return {"out": str(self.out), "study": self.study, "storage": self.storage,
+                "metric": {"name": self.metric.name, "kind": self.metric.kind}, "rungs": list(self.rungs),
+                "target": self.target,
+                "scored": self.scored, "trained": self.scored if self.trains else 0, "failed": self.failed,
+                "interrupted": self.interrupted, "over_budget": self.over_budget, "duplicates": self.duplicates,
+                "front": front, "stopped_by": self.stopped_by, "seconds": round(self.seconds, 1),
+                "cpu_s": round(self.cpu_s, 1), "workers": self.workers, "report": self.report}
 
 
-def default_out(device: str, budget_ms: float) -> Path:
-    """``runs/<timestamp>-<device>-<budget>``."""
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{stamp}-{device}-{format_ms(budget_ms)}"
+@dataclass
+class OpenRun:
+    """Phase 2's result: the study and the run folder's writer."""
+
+    study: Any
+    meta: RunMeta
+    writer: RunWriter
+
+
+def run_search(settings: SearchSettings, *, on_event: OnEvent = ignore,
+               should_stop: Callable[[], str | None] = lambda: None) -> SearchResult:
+    """Search ``settings.space`` for accurate networks within ``settings.budget_ms`` on ``settings.device``.
+
+    Args:
+        on_event: receives log lines and status updates.
+        should_stop: returns a reason (e.g. ``"SIGINT"``) once the search should stop; workers stop after
+            the rung they are training (the candidate is continued on --resume).
+
+    Raises:
+        UsageError (and subclasses): bad settings (see ``resolve_plan``), a run folder holding another
+            run, --resume without a run or study, a worker joining a study started with other settings.
+        StorageError: the storage cannot be opened.
+        NothingScoredError: the search ended without scoring a candidate (the run folder is written).
+        KeyboardInterrupt: stopped at once (a second signal); the run folder is written first.
+    """
+    from nas.latency.host import host_notice
+
+    plan, res = resolve_plan(settings, on_event)
+    run = open_run(plan, res)
+    on_event(SearchEvent(f"study '{plan.study}' in {plan.storage_shown}; run folder {plan.out}; fastest possible "
+                         f"{plan.fastest_ms:.4g} ms ({res.table.method}); {plan.workers} worker(s)"))
+    notice = host_notice(res.table)
+    if notice:
+        on_event(SearchEvent(f"note: {notice}"))
+    coordinator = Coordinator(plan, run, on_event, trains=res.scorer.trains)
+    try:
+        stopped_by = optimise(plan, res, coordinator, should_stop)
+    except KeyboardInterrupt:
+        coordinator.finish()
+        raise
+    return finish(plan, coordinator, stopped_by)
+
+
+# -- phase 2 -----------------------------------------------------------------------------------
+def open_run(plan: SearchPlan, res: Resources) -> OpenRun:
+    """Create (or reopen, on --resume) the run folder and the study; removes what it created on failure."""
+    import optuna
+
+    created = not plan.out.exists()
+    try:
+        try:
+            plan.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out '{plan.out}': cannot create the folder ({exc.strerror or exc})") from None
+        storage = open_storage(plan.storage_url)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        exists = study_exists(storage, plan.study)
+        if plan.resume and not exists:
+            raise NoStudyError(f"--resume: storage '{plan.storage_shown}' has no study '{plan.study}'")
+        if exists and plan.own_storage and not plan.resume:
+            # a study in this folder without run.json was created by a start that failed: nothing ran in it
+            optuna.delete_study(study_name=plan.study, storage=storage)
+            exists = False
+        study = optuna.create_study(study_name=plan.study, storage=storage, directions=list(DIRECTIONS),
+                                    load_if_exists=True)
+        shared = _shared_settings(plan, res)
+        saved = study.user_attrs.get("nas")
+        if saved:
+            _check_shared(saved, shared, plan.study)
+        else:
+            study.set_user_attr("nas", {**shared, "seed": plan.seed, "sampler": plan.sampler})
+        presets = _price_presets(res)
+        if not saved:
+            _queue_first(study, plan, res, presets)
+        meta = _meta(plan, res)
+        write_meta(plan.out, meta)
+        if res.space.path is not None and not (plan.out / SPACE_COPY).exists():
+            # the run replays its trials' params with this exact space, even if the original file changes
+            shutil.copyfile(res.space.path, plan.out / SPACE_COPY)
+    except BaseException:
+        if created:
+            shutil.rmtree(plan.out, ignore_errors=True)
+        raise
+    writer = RunWriter(plan.out, meta, presets=presets, config_of=res.space.config_from_params, summary_of=summarize)
+    return OpenRun(study, meta, writer)
+
+
+def _shared_settings(plan: SearchPlan, res: Resources) -> dict[str, Any]:
+    return {"device": plan.device, "budget_ms": plan.budget_ms, "space": plan.space,
+            "resolutions": list(plan.resolutions), "proxy": plan.proxy,
+            "proxy_options": plan.proxy_options, "data": plan.data, "table_hash": res.table.hash,
+            "rungs": list(plan.rungs)}
+
+
+def _check_shared(saved: dict[str, Any], current: dict[str, Any], study: str) -> None:
+    for key in SHARED_SETTINGS:
+        if key in saved and saved[key] != current[key]:
+            raise StudyMismatchError(f"study '{study}' was started with {key}={saved[key]!r}, this run has "
+                                     f"{current[key]!r}; use the same settings to join it, or another --study")
+
+
+def _price_presets(res: Resources) -> list[PresetRow]:
+    """Every preset of the space with its predicted latency at the space's resolution (None when the
+    table lacks one of its blocks)."""
+    from nas.latency.predict import predict_latency
+    from nas.latency.table import MissingKeysError
+
+    rows = []
+    for name in res.space.presets_in_space():
+        cfg = res.space.config_from_params(res.space.preset_params(name))
+        try:
+            latency_ms: float | None = float(predict_latency(cfg, res.table).total_ms)
+        except MissingKeysError:
+            latency_ms = None
+        rows.append(PresetRow(name=name, latency_ms=latency_ms, resolution=cfg.resolution))
+    return rows
+
+
+def _queue_first(study: Any, plan: SearchPlan, res: Resources, presets: list[PresetRow]) -> None:
+    """Queue the fastest network of the space (so a budget it fits never yields an empty front), then
+    the presets within the budget; each network once."""
+    queued = [("fastest", "", dict(plan.fastest_params))]
+    if plan.enqueue_presets:
+        queued += [("preset", p.name, res.space.preset_params(p.name)) for p in presets
+                   if p.latency_ms is not None and p.latency_ms <= plan.budget_ms]
+    seen: dict[str, int] = {}
+    for origin, preset, params in queued:
+        arch = arch_id(res.space.config_from_params(params))
+        if arch in seen:
+            continue
+        seen[arch] = 1
+        record = TrialRecord(trial=-1, state="WAITING", origin=origin, preset=preset, arch=arch)
+        study.enqueue_trial(params, user_attrs={RECORD_ATTR: record.to_attr()})
+
+
+def _meta(plan: SearchPlan, res: Resources) -> RunMeta:
+    session = {"argv": list(plan.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "worker": worker_id(),
+               "workers": plan.workers}
+    path = plan.out / RUN_JSON
+    if plan.resume and path.is_file():
+        return replace(read_meta(path), trials=plan.trials, workers=plan.workers).with_session(session)
+    table = res.table
+    return RunMeta(
+        study=plan.study, storage=plan.storage_shown, budget_ms=plan.budget_ms,
+        table=TableRef(device=table.device, runtime=table.runtime, method=table.method, hash=table.hash,
+                       path=str(table.path) if table.path else None),
+        space=plan.space, space_path=plan.space_path, resolutions=plan.resolutions, proxy=plan.proxy,
+        metric=res.scorer.metric,
+        proxy_options=plan.proxy_options, rungs=plan.rungs, tables_dir=plan.tables_dir, data=plan.data,
+        sampler=plan.sampler, seed=plan.seed, trials=plan.trials, workers=plan.workers,
+        train_device=plan.train_device, fastest_ms=plan.fastest_ms,
+        argv=plan.argv, versions=_versions(), created=plan.created)
 
 
 def _versions() -> dict[str, str]:
@@ -111,246 +252,190 @@ def _versions() -> dict[str, str]:
             "optuna": optuna.__version__, "platform": platform.platform()}
 
 
-class _Stopper:
-    """First SIGINT/SIGTERM: stop after the current trial. Second: stop now (KeyboardInterrupt)."""
+# -- phase 3 -----------------------------------------------------------------------------------
+class Coordinator:
+    """Keeps the run folder current from the study and reports progress (one per run folder)."""
 
-    def __init__(self, log: Any):
-        self.signal: str | None = None
-        self.log = log
-        self._old: dict[int, Any] = {}
+    def __init__(self, plan: SearchPlan, run: OpenRun, on_event: OnEvent, *, trains: bool):
+        self.plan, self.run, self.on_event, self.trains = plan, run, on_event, trains
+        self.follower = StudyFollower(run.study)
+        self.census = Census(plan.budget_ms)
+        self.started = time.monotonic()
+        for frozen in self.follower.poll():
+            self.census.update(TrialRecord.from_trial(frozen))
+        run.writer.start(self.census.records.values())
 
-    def __enter__(self) -> _Stopper:
-        import threading
+    def poll(self) -> None:
+        """Read what changed, write the finished trials, report them and the status."""
+        finished = []
+        for frozen in self.follower.poll():
+            record = TrialRecord.from_trial(frozen)
+            self.census.update(record)
+            if record.state in ("COMPLETE", "FAIL"):
+                finished.append(record)
+        if not finished:
+            return
+        self.run.writer.add(finished)
+        for record in finished:
+            self.on_event(SearchEvent(self._describe(record)))
+        self.on_event(SearchEvent(status=self.status()))
 
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
+    def tallies(self) -> Tally:
+        """The workers' tallies summed (every session of the run)."""
+        total = Tally()
+        for key, value in self.run.study.user_attrs.items():
+            if key.startswith(TALLY_ATTR):
+                for name in ("proposals", "over_budget", "duplicates", "unpriced", "cpu_s"):
+                    setattr(total, name, getattr(total, name) + value.get(name, 0))
+                total.stopped_by = total.stopped_by or value.get("stopped_by")
+        return total
 
-    def __exit__(self, *exc: Any) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
+    def status(self) -> SearchStatus:
+        counts, tally, front = self.census.counts(), self.tallies(), self.run.writer.front
+        best = max(front, key=lambda r: r.score or 0.0, default=None)
+        return SearchStatus(scored=counts.scored, target=self.plan.trials, running=counts.running,
+                            failed=counts.failed, interrupted=counts.interrupted, over_budget=tally.over_budget,
+                            duplicates=tally.duplicates, front_size=len(front),
+                            best_score=best.score if best else None, best_latency_ms=best.latency_ms if best else None,
+                            elapsed_s=time.monotonic() - self.started, trains=self.trains)
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signal is not None:
-            raise KeyboardInterrupt
-        self.signal = signal.Signals(signum).name
-        self.log(f"{self.signal}: stopping after the current trial (send it again to stop now)")
+    def finish(self) -> None:
+        """The last poll and the sorted trials.csv."""
+        self.poll()
+        self.run.writer.finish(self.census.records.values())
+
+    def _describe(self, r: TrialRecord) -> str:
+        name = f" ({r.preset})" if r.preset else " (fastest network)" if r.origin == "fastest" else ""
+        if r.scored:
+            rungs = len(self.run.meta.rungs)
+            at = f" after {r.steps} steps (rung {r.rung + 1}/{rungs})" if rungs > 1 else ""
+            return f"trial {r.trial}{name}: score {r.score:.4g}{at}, {r.latency_ms:.3g} ms"
+        return f"trial {r.trial}{name}: {r.reason or 'failed'}"
 
 
-def run_search(settings: SearchSettings, *, live: bool | None = None) -> SearchResult:
-    """Search ``settings.space`` for accurate networks within ``settings.budget_ms`` on ``settings.device``.
+def optimise(plan: SearchPlan, res: Resources, coordinator: Coordinator,
+             should_stop: Callable[[], str | None]) -> str | None:
+    """Run the plan's workers until the stop policy ends them; returns why they stopped (None: target)."""
+    deadline = None if plan.timeout_s is None else time.time() + plan.timeout_s
 
-    Raises:
-        UnknownNameError: unknown device, space, sampler or proxy (lists the known ones).
-        BudgetError: the budget is below the fastest network of the space on the device.
-        StorageError / NoStudyError / StudyMismatchError: storage problems, --resume without a study,
-            or joining a study started with other settings.
-    """
-    import optuna
+    def stop_reason() -> str | None:
+        if deadline is not None and time.time() >= deadline:
+            return f"timeout {plan.timeout_s:g}s"
+        return should_stop()
 
-    from nas.latency.predict import min_latency
-    from nas.latency.table import load_table
-    from nas.proxy import DEFAULT_DATA, DEFAULT_PROXY, PROXIES, get_proxy, load_dataset
-    from nas.space import load_space
+    if plan.workers == 1:
+        import torch
 
-    started = time.monotonic()
-    s = settings
-    s.proxy = s.proxy or DEFAULT_PROXY
-    if s.trials is None:
-        s.trials = TRIALS_DEFAULTS.get(s.proxy, DEFAULT_TRIALS)
-    if s.trials <= 0:
-        raise UsageError(f"--trials must be at least 1, got {s.trials}")
-    if s.sampler not in SAMPLERS:
-        make_sampler(s.sampler, seed=0, constraints_func=budget_constraint, trials=1)  # raises, listing them
-    s.data = s.data or DEFAULT_DATA
-    if s.proxy not in PROXIES:
-        get_proxy(s.proxy)  # raises UnknownNameError listing the proxies
-    options = {**PROXY_DEFAULTS.get(s.proxy, {}), **s.proxy_options}
-    try:
-        proxy = get_proxy(s.proxy, **options)
-    except TypeError as exc:
-        raise UsageError(f"proxy '{s.proxy}' does not take these options {options}: {exc}") from None
-    space = load_space(s.space)
-    table = load_table(s.device, s.tables_dir)
-    fastest_ms, _ = min_latency(space, table)
-    if s.budget_ms < fastest_ms:
-        raise BudgetError(
-            f"budget {format_ms(s.budget_ms)} is below the fastest network of space '{space.name}' on "
-            f"'{table.device}' ({fastest_ms:.4g} ms, {table.method}); use --budget "
-            f"{math.ceil(fastest_ms * 100) / 100:g}ms or more")
-
-    out = Path(s.out) if s.out else default_out(table.device, s.budget_ms)
-    study_name = s.study or f"nas-{table.device}-{format_ms(s.budget_ms)}"
-    url = s.storage or default_storage_url(out)
-    if s.resume and not s.storage and not (out / "study.db").is_file():
-        raise NoStudyError(f"--resume: no study to resume in '{out}' (no study.db); pass the run folder "
-                           "with --out, or --storage URL --study NAME")
-    out.mkdir(parents=True, exist_ok=True)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are logged by the search itself
-    storage = open_storage(url)
-    exists = study_exists(storage, study_name)
-    if s.resume and not exists:
-        raise NoStudyError(f"--resume: storage '{redact(url)}' has no study '{study_name}'")
-    if exists and not s.resume and not s.storage:
-        raise UsageError(f"'{out}' already holds study '{study_name}'; continue it with --resume --out {out}, "
-                         "or pick another --out")
-
-    shared = {"device": table.device, "budget_ms": s.budget_ms, "space": space.name, "proxy": s.proxy,
-              "proxy_options": options, "data": s.data, "table_hash": table.hash}
-    # a study that already has workers gets a different sampler stream per new worker
-    previous_workers = 0
-    if exists:
-        prior = optuna.load_study(study_name=study_name, storage=storage)
-        _check_shared(prior.user_attrs.get("nas") or {}, shared, study_name)
-        previous_workers = len({t.user_attrs.get("worker") for t in prior.get_trials(deepcopy=False)} - {None})
-    # distinct sampler streams for concurrent workers (--worker) and for later sessions of one study
-    sampler = make_sampler(s.sampler, seed=s.seed + 1000 * (s.worker_index + previous_workers),
-                           constraints_func=budget_constraint,
-                           trials=s.trials)
-    study = optuna.create_study(study_name=study_name, storage=storage, sampler=sampler,
-                                directions=["maximize", "minimize"], load_if_exists=True)
-    presets = _price_presets(space, table)
-    if not study.user_attrs.get("nas"):
-        study.set_user_attr("nas", {**shared, "seed": s.seed, "sampler": s.sampler})
-        for p in presets if s.enqueue_presets else []:
-            if p["latency_ms"] is not None and p["latency_ms"] <= s.budget_ms:
-                study.enqueue_trial(space.preset_params(p["name"]), user_attrs={"preset": p["name"]})
-    recovered = recover_interrupted(study)
-
-    meta_path = out / "run.json"
-    meta = {
-        "argv": s.argv, "versions": _versions(), "seed": s.seed, "device": table.device,
-        "budget_ms": s.budget_ms, "space": space.name, "space_path": str(space.path) if space.path else None,
-        "proxy": s.proxy, "proxy_options": options,
-        "data": s.data, "sampler": s.sampler, "trials": s.trials, "storage": redact(url), "study": study_name,
-        "table": {"device": table.device, "runtime": table.runtime, "method": table.method, "hash": table.hash,
-                  "path": str(table.path) if table.path else None},
-        "fastest_ms": fastest_ms,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    if meta_path.is_file():
-        import json
-
-        old = json.loads(meta_path.read_text())
-        meta = {**old, "sessions": [*old.get("sessions", []), {"argv": s.argv, "started": meta["created"],
-                                                               "worker": worker_id()}]}
-    write_json(meta_path, meta)
-    if space.path is not None and not (out / "space.yaml").exists():
-        # the run replays its trials' params with this exact space, even if the original file changes
-        shutil.copyfile(space.path, out / "space.yaml")
-    folder = RunFolder(out, space=space, budget_ms=s.budget_ms, meta=meta, presets=presets)
-
-    data = load_dataset(s.data, seed=s.seed)
-    counters = Counters()
-    objective = Objective(space=space, table=table, budget_ms=s.budget_ms, proxy=proxy, data=data, seed=s.seed,
-                          worker=worker_id(), counters=counters, static_genome=s.sampler in STATIC_GENOME)
-    state: dict[str, Any] = {"stopped_by": None, "front": []}
-    me = worker_id()
-
-    with Progress(budget_ms=s.budget_ms, device=table.device, live=live) as progress, \
-            _Stopper(progress.log) as stopper:
-        if recovered:
-            progress.log(f"re-enqueued interrupted trial(s) {recovered}")
-        progress.log(f"study '{study_name}' in {redact(url)}; run folder {out}; fastest possible "
-                     f"{fastest_ms:.4g} ms ({table.method})")
-
-        def status(last: str) -> bool:
-            """Write the folder, show progress; True when the search should stop."""
-            trials = study.get_trials(deepcopy=False)
-            trained = sum(1 for t in trials if t.state.name == "COMPLETE" and t.user_attrs.get("trained"))
-            over = sum(1 for t in trials if t.state.name == "COMPLETE" and t.user_attrs.get("feasible") is False)
-            failed = sum(1 for t in trials if t.state.name == "FAIL")
-            reused = sum(1 for t in trials if t.user_attrs.get("duplicate_of") is not None)
-            others_running = sum(1 for t in trials if t.state.name == "RUNNING" and t.user_attrs.get("worker") != me)
-            state["front"] = folder.write(study)
-            best = max(state["front"], key=lambda r: r.accuracy, default=None)
-            progress.update(Snapshot(trained, s.trials, over, failed, len(state["front"]),
-                                     best.accuracy if best else None, best.latency_ms if best else None, last))
-            if stopper.signal:
-                state["stopped_by"] = stopper.signal
-            elif trained + others_running >= s.trials:
-                return True
-            elif over + reused >= MAX_LOOKUPS_PER_TRIAL * s.trials + 100:
-                state["stopped_by"] = (f"{over} over-budget and {reused} already-scored candidates: the budget is "
-                                       "very tight or the networks within it are used up")
-            elif counters.failed >= max(10, s.trials) and counters.trained == 0:
-                state["stopped_by"] = f"{counters.failed} failed candidates; last: {counters.failures[-1]}"
-            return state["stopped_by"] is not None
-
-        def callback(study_: Any, trial: Any) -> None:
-            ua = trial.user_attrs
-            if trial.state.name == "FAIL":
-                last = f"trial {trial.number} failed: {ua.get('reason', '')}"
-            elif ua.get("feasible") is False:
-                last = f"trial {trial.number}: {ua.get('latency_ms', 0):.3g} ms, over budget (lookup only)"
-            else:
-                last = (f"trial {trial.number}: score {trial.values[0]:.4g}, {ua.get('latency_ms', 0):.3g} ms"
-                        + (f" ({ua['preset']})" if ua.get("preset") else ""))
-            if status(last):
-                study_.stop()
-
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
         try:
-            if not status("resumed" if exists else "started"):
-                study.optimize(objective, n_trials=None, timeout=s.timeout_s, catch=(CandidateFailed,),
-                               callbacks=[callback], gc_after_trial=False)
-            if s.timeout_s is not None and state["stopped_by"] is None and time.monotonic() - started >= s.timeout_s:
-                state["stopped_by"] = f"timeout {s.timeout_s:g}s"
-        except KeyboardInterrupt:
-            state["stopped_by"] = stopper.signal or "SIGINT"
-            state["front"] = folder.write(study)
-            raise
-    state["front"] = folder.write(study)
-    report = _write_report(out) if s.report else None
-    trials = study.get_trials(deepcopy=False)
-    return SearchResult(
-        out=out, study=study_name, storage=redact(url),
-        trained=sum(1 for t in trials if t.state.name == "COMPLETE" and t.user_attrs.get("trained")),
-        over_budget=sum(1 for t in trials if t.state.name == "COMPLETE" and t.user_attrs.get("feasible") is False),
-        failed=sum(1 for t in trials if t.state.name == "FAIL"),
-        reused=sum(1 for t in trials if t.user_attrs.get("duplicate_of") is not None),
-        target=s.trials, front=state["front"], stopped_by=state["stopped_by"],
-        seconds=time.monotonic() - started, train_seconds=counters.train_seconds, report=report,
-    )
+            tally = Worker(plan, res, should_stop=stop_reason, after_job=coordinator.poll).run()
+        finally:
+            torch.set_num_threads(threads)
+        return tally.stopped_by
+    return _optimise_in_processes(plan, coordinator, stop_reason)
 
 
-def _check_shared(saved: dict[str, Any], current: dict[str, Any], study_name: str) -> None:
-    for key in SHARED_SETTINGS:
-        if key in saved and saved[key] != current[key]:
-            raise StudyMismatchError(
-                f"study '{study_name}' was started with {key}={saved[key]!r}, this run has {current[key]!r}; "
-                "use the same settings to join it, or another --study")
-
-
-def _price_presets(space: Any, table: Any) -> list[dict[str, Any]]:
-    """Every preset of the space with its predicted latency (None when the table lacks a key)."""
-    from nas.latency.predict import predict_latency
-    from nas.latency.table import MissingKeysError
-
-    out = []
-    for name in space.presets_in_space():
-        cfg = space.config_from_params(space.preset_params(name))
-        try:
-            latency_ms: float | None = float(predict_latency(cfg, table).total_ms)
-        except MissingKeysError:
-            latency_ms = None
-        out.append({"name": name, "latency_ms": latency_ms, "params": None, "macs": None})
-    return out
-
-
-def _write_report(out: Path) -> str | None:
-    """Call the report writer when it is installed; returns its path (or None)."""
+def _optimise_in_processes(plan: SearchPlan, coordinator: Coordinator,
+                           stop_reason: Callable[[], str | None]) -> str | None:
+    ctx = multiprocessing.get_context("spawn")
+    stop, results = ctx.Event(), ctx.Queue()
+    deadline = None if plan.timeout_s is None else time.time() + plan.timeout_s
+    procs = [ctx.Process(target=_worker_process, args=(plan, i, stop, deadline, results), name=f"nas-worker-{i}")
+             for i in range(plan.workers)]
+    for p in procs:
+        p.start()
+    reason = None
     try:
-        from nas.report import write_report
-    except ImportError:
+        while any([p.is_alive() for p in procs]):  # polls (and so reaps) every process
+            coordinator.poll()
+            if reason is None:
+                reason = stop_reason()
+                if reason:
+                    stop.set()
+                    coordinator.on_event(SearchEvent(f"{reason}: stopping after the current rung (send it again "
+                                                     "to stop at once)"))
+            time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()  # SIGTERM: the worker records its candidate as interrupted, then exits
+        for p in procs:
+            p.join(timeout=30)
+        raise
+    errors, reported = [], set()
+    while not results.empty():
+        index, tally, error = results.get()
+        reported.add(index)
+        if error:
+            errors.append(f"worker {index}: {error}")
+        reason = reason or (tally or {}).get("stopped_by")
+    for index, p in enumerate(procs):
+        if index not in reported:
+            coordinator.on_event(SearchEvent(f"worker {index} ended abruptly (exit code {p.exitcode}); its candidate "
+                                             "was continued by another worker, or is on --resume"))
+    if errors:
+        coordinator.finish()
+        raise NasError("; ".join(errors))
+    return reason
+
+
+def _worker_process(plan: SearchPlan, index: int, stop: Any, deadline: float | None, results: Any) -> None:
+    """Body of a worker process: Ctrl-C is the coordinator's to handle; SIGTERM stops at once."""
+    import torch
+
+    def terminate(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, terminate)
+    torch.set_num_threads(1)
+
+    def stop_reason() -> str | None:
+        if stop.is_set():
+            return "stop requested"
+        if deadline is not None and time.time() >= deadline:
+            return f"timeout {plan.timeout_s:g}s"
         return None
+
     try:
-        result = write_report(out)
+        tally = Worker(plan, load_resources(plan), index=index, should_stop=stop_reason).run()
+        results.put((index, asdict(tally), None))
+    except KeyboardInterrupt:
+        results.put((index, None, None))
     except NasError as exc:
-        sys.stderr.write(f"report not written: {exc}\n")
+        results.put((index, None, str(exc)))
+    except Exception as exc:  # noqa: BLE001 - reported by the coordinator as one line
+        results.put((index, None, f"internal error: {type(exc).__name__}: {exc}"))
+
+
+# -- phase 4 -----------------------------------------------------------------------------------
+def finish(plan: SearchPlan, coordinator: Coordinator, stopped_by: str | None) -> SearchResult:
+    """Final writes, the report, the result; raises NothingScoredError when nothing was scored."""
+    coordinator.finish()
+    states = plan.out / STATES
+    if states.is_dir() and not any(states.iterdir()):
+        states.rmdir()
+    report = _write_report(plan.out, coordinator.on_event) if plan.report else None
+    counts, tally = coordinator.census.counts(), coordinator.tallies()
+    result = SearchResult(
+        out=plan.out, study=plan.study, storage=plan.storage_shown, metric=coordinator.run.meta.metric,
+        trains=coordinator.trains, rungs=coordinator.run.meta.rungs, target=plan.trials, scored=counts.scored,
+        failed=counts.failed, interrupted=counts.interrupted, over_budget=tally.over_budget,
+        duplicates=tally.duplicates, front=list(coordinator.run.writer.front), stopped_by=stopped_by,
+        seconds=time.monotonic() - coordinator.started, cpu_s=tally.cpu_s, workers=plan.workers, report=report)
+    if counts.scored == 0 and not (stopped_by or "").startswith(("SIG", "stop")):
+        why = stopped_by or f"{counts.failed} candidate(s) failed"
+        raise NothingScoredError(f"nothing was scored ({why}); the run folder {plan.out} has every trial's reason")
+    return result
+
+
+def _write_report(out: Path, on_event: OnEvent) -> str | None:
+    """Write the run's report; returns its path (None, with a log line saying why, when it cannot be)."""
+    from nas.report import write_report
+
+    try:
+        return str(write_report(out).markdown)
+    except NasError as exc:
+        on_event(SearchEvent(f"report not written: {exc} (write it later with: nas report {out})"))
         return None
-    return str(getattr(result, "markdown", result))
-
-
-__all__ = ["DEFAULT_TRIALS", "PROXY_DEFAULTS", "TRIALS_DEFAULTS", "SearchResult", "SearchSettings", "model_stats",
-           "run_search"]

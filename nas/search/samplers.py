@@ -1,47 +1,43 @@
-"""Optuna samplers by name. Each gets the seed and the budget constraint (latency_ms - budget_ms <= 0).
+"""Optuna samplers by name, seeded; each reads the latency constraint its trials carry.
 
-The objective stores the constraint on the trial (``Trial.set_constraint`` on Optuna >= 5, which the
-samplers read; on older Optuna the ``constraints_func`` below reads it back from the trial's user attrs).
+Every proposal is told to the sampler with the constraint ``latency_ms - budget_ms`` (feasible when
+<= 0), so the constrained samplers learn where the budget boundary lies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from nas.errors import UnknownNameError
+from nas.registry import Registry
 
-ConstraintsFunc = Callable[[Any], Sequence[float]]
+# Searches score tens of candidates, not Optuna's thousands: NSGA-II gets a population of 10 (Optuna's
+# default, 50, would never leave its random first generation), TPE Optuna's 10 random start-up trials.
+NSGA2_POPULATION = 10
+TPE_STARTUP_TRIALS = 10
 
 
-def uses_set_constraint() -> bool:
-    """True when this Optuna stores constraints with ``Trial.set_constraint`` (>= 5.0)."""
+def _nsga2(*, seed: int) -> Any:
     import optuna
 
-    return hasattr(optuna.trial.Trial, "set_constraint")
+    return optuna.samplers.NSGAIISampler(population_size=NSGA2_POPULATION, seed=seed)
 
 
-def _constraints(func: ConstraintsFunc) -> dict[str, Any]:
-    return {} if uses_set_constraint() else {"constraints_func": func}
+def _tpe(*, seed: int) -> Any:
+    import warnings
 
-
-def _nsga2(*, seed: int, constraints_func: ConstraintsFunc, trials: int) -> Any:
     import optuna
 
-    # a population of ~1/5 of the trained-trial budget (8..50) gives NSGA-II a few generations
-    population = max(8, min(50, trials // 5))
-    return optuna.samplers.NSGAIISampler(population_size=population, seed=seed, **_constraints(constraints_func))
+    # multivariate + group: TPE models the conditional space of families jointly; constant liar keeps
+    # parallel workers from proposing what another one is scoring (as Optuna's AutoSampler sets it up).
+    # Optuna flags multivariate and group as experimental: the warning says nothing to a user of nas.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=TPE_STARTUP_TRIALS, multivariate=True,
+                                          group=True, constant_liar=True)
 
 
-def _tpe(*, seed: int, constraints_func: ConstraintsFunc, trials: int) -> Any:
-    import optuna
-
-    return optuna.samplers.TPESampler(seed=seed, **_constraints(constraints_func),
-                                      n_startup_trials=max(5, min(10, trials // 5)), multivariate=True,
-                                      group=True)
-
-
-def _random(*, seed: int, constraints_func: ConstraintsFunc, trials: int) -> Any:
+def _random(*, seed: int) -> Any:
     import optuna
 
     return optuna.samplers.RandomSampler(seed=seed)
@@ -50,26 +46,37 @@ def _random(*, seed: int, constraints_func: ConstraintsFunc, trials: int) -> Any
 # Samplers that only evolve the parameters every trial shares: NSGA-II's crossover works on the
 # intersection of the trials' search spaces, which for a space of families is just "family" (the rest
 # would be sampled at random; measured: 30 of 30 trials identical to RandomSampler with the same seed).
-# For them the objective asks for every family's choices on every trial (a fixed-length genome; only
-# the chosen family's genes build the network). TPE handles the conditional space itself (group=True).
+# For them every trial asks for every family's choices (a fixed-length genome; only the chosen family's
+# genes build the network). TPE handles the conditional space itself (group=True).
 STATIC_GENOME = {"nsga2"}
 
-# name -> factory(seed=, constraints_func=, trials=) -> optuna sampler
-SAMPLERS: dict[str, Callable[..., Any]] = {"nsga2": _nsga2, "tpe": _tpe, "random": _random}
+# name -> factory(seed=) -> optuna sampler
+SAMPLERS: Registry[Callable[..., Any]] = Registry("sampler")
+SAMPLERS.register("nsga2", _nsga2)
+SAMPLERS.register("tpe", _tpe)
+SAMPLERS.register("random", _random)
 DEFAULT_SAMPLER = "nsga2"
 
 
-def make_sampler(name: str, *, seed: int, constraints_func: ConstraintsFunc, trials: int) -> Any:
-    """The Optuna sampler ``name`` (nsga2, tpe, random), seeded, with the budget constraint.
+def make_sampler(name: str, *, seed: int) -> Any:
+    """The Optuna sampler ``name`` (nsga2, tpe, random), seeded.
 
     Raises:
         UnknownNameError: ``name`` is not a known sampler (the message lists them).
     """
-    if name not in SAMPLERS:
-        raise UnknownNameError("sampler", name, list(SAMPLERS))
-    return SAMPLERS[name](seed=seed, constraints_func=constraints_func, trials=trials)
+    return SAMPLERS[name](seed=seed)
 
 
-def budget_constraint(trial: Any) -> Sequence[float]:
-    """Optuna constraints_func: the trial's stored ``latency_ms - budget_ms`` (feasible when <= 0)."""
-    return tuple(trial.user_attrs.get("constraint", (float("inf"),)))
+def suggest_every_family(space: Any, trial: Any) -> None:
+    """Ask ``trial`` for the choices of every family, so all trials share one fixed-length genome;
+    ``space.sample`` then reads the chosen family's (already suggested) values."""
+    for family, choices in space.families.items():
+        for choice in choices:
+            for pname, options in zip(choice.param_names(family), choice.options):
+                trial.suggest_categorical(pname, list(options))
+
+
+def active_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The params that build the network: ``family`` and the chosen family's choices."""
+    family = params.get("family")
+    return {k: v for k, v in params.items() if k == "family" or k.startswith(f"{family}.")}

@@ -1,13 +1,17 @@
 """Where the study lives: SQLite in the run folder by default, any Optuna RDB URL to share one study.
 
 SQLite (``study.db``) rather than Optuna's journal file: one file that ``optuna-dashboard`` and
-``nas report`` open directly, transactional, and fast enough for trials that take seconds; several
-local processes can share it (with a lock timeout), and PostgreSQL/MySQL URLs serve many machines.
+``nas report`` open directly. Several local worker processes share it safely: WAL journal, a 60 s
+busy timeout, and every transaction opened with ``BEGIN IMMEDIATE``. The last point matters: by
+default Python's sqlite3 runs a transaction's first SELECT outside any lock, so two processes could
+both read a queued trial as WAITING and both claim it; with ``BEGIN IMMEDIATE`` a read-then-write
+(claiming a queued trial, finishing a running one) is atomic, as it is on PostgreSQL with
+``SELECT ... FOR UPDATE``. The search's claims and its exactly-once recovery rest on that.
 
 Interrupted trials: a worker that dies leaves its trial RUNNING. Trials record their worker
-(host, pid); a worker starting on the same host fails the RUNNING trials of dead processes at once
-and re-enqueues their params. Trials of other hosts are caught by Optuna's heartbeat (a RUNNING trial
-without a heartbeat for ``GRACE_PERIOD_S`` is failed and re-enqueued by the next worker).
+(``host:pid``); a worker starting on the same host fails the RUNNING trials of dead processes at once.
+Trials of other hosts are caught by Optuna's heartbeat (a RUNNING trial without a heartbeat for
+``GRACE_PERIOD_S``). Either way the one process whose FAIL transition succeeds queues the retry.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from nas.errors import NasError, UsageError
 
 HEARTBEAT_S = 20
 GRACE_PERIOD_S = 90
-STUDY_DB = "study.db"
+SQLITE_BUSY_TIMEOUT_S = 60
 
 
 class StorageError(NasError):
@@ -37,6 +41,8 @@ class NoStudyError(UsageError):
 
 def default_storage_url(out: Path) -> str:
     """The SQLite URL of ``out/study.db`` (absolute, so the URL works from any folder)."""
+    from nas.run.folder import STUDY_DB
+
     return f"sqlite:///{(Path(out) / STUDY_DB).resolve()}"
 
 
@@ -63,7 +69,7 @@ def open_storage(url: str) -> Any:
     given, url = url, normalize_url(url)
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
-        engine_kwargs["connect_args"] = {"timeout": 60}  # wait for other local workers' writes
+        engine_kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
         db = url.split("sqlite:///", 1)[-1]
         if db and not Path(db).parent.exists():
             raise StorageError(f"cannot open storage '{url}': folder {Path(db).parent} does not exist")
@@ -71,44 +77,45 @@ def open_storage(url: str) -> Any:
         engine_kwargs["pool_pre_ping"] = True
         if url.startswith("postgresql"):
             engine_kwargs["connect_args"] = {"connect_timeout": 10}
-    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
     for attempt in range(4):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                callback = {"heartbeat_stale_trial_callback": retry(max_retry=1)} if retry else \
-                    {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=1)}
-                storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                                     heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_PERIOD_S,
-                                                     **callback)
+                storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
+                                                     grace_period=GRACE_PERIOD_S)
             break
         except ImportError:
             raise StorageError(f"cannot open storage '{redact(given)}': its database driver is not installed "
                                "(PostgreSQL: pip install psycopg2-binary)") from None
         except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind become one line
             text = str(exc)
-            if attempt < 3 and ("duplicate key" in text or "already exists" in text):
+            if attempt < 3 and ("duplicate key" in text or "already exists" in text or "locked" in text):
                 time.sleep(0.5 + attempt)  # another worker is creating the tables right now
                 continue
             first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
             raise StorageError(f"cannot open storage '{redact(given)}': {first[:200]}") from None
     if url.startswith("sqlite"):
-        _sqlite_wal(storage.engine)
+        _serialize_sqlite(storage.engine)
     return storage
 
 
-def _sqlite_wal(engine: Any) -> None:
-    """WAL journal + synchronous=NORMAL: a commit no longer waits for the disk (each trial makes dozens),
-    readers do not block the writer, and a killed process still loses no committed trial."""
+def _serialize_sqlite(engine: Any) -> None:
+    """WAL + synchronous=NORMAL (a commit does not wait for the disk, a killed process loses no committed
+    trial) and ``BEGIN IMMEDIATE`` transactions (a read-then-write is atomic across processes)."""
     from sqlalchemy import event
 
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # sqlite3 must not open transactions itself: "begin" below does
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    def on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
     event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
     engine.dispose()  # reconnect with the pragmas
 
 
@@ -122,43 +129,31 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True when a process ``pid`` runs on this host (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):  # not Linux, or it just exited
+        return True
+    return state not in ("Z", "X")
 
 
-def recover_interrupted(study: Any) -> list[int]:
-    """Fail the RUNNING trials of dead local workers and re-enqueue every interrupted trial once.
+def dead_local_worker(worker: str) -> bool:
+    """True when ``worker`` (``host:pid``) ran on this host and its process is gone."""
+    host, _, pid = worker.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid))
 
-    Returns the numbers of the trials whose params were enqueued again.
+
+def storage_of(study: Any) -> tuple[Any, int]:
+    """The storage object a study reads through (Optuna's cache over the database) and the study's id.
+
+    The search claims queued trials and creates trials through the same object as the study, so that
+    the study's cache knows every trial it touches (Optuna's own ask() does the same).
     """
-    from optuna.trial import TrialState
-
-    host = socket.gethostname()
-    trials = study.get_trials(deepcopy=False)
-    for t in trials:
-        worker = str(t.user_attrs.get("worker", ""))
-        if t.state != TrialState.RUNNING or not worker.startswith(f"{host}:"):
-            continue
-        pid = int(worker.rsplit(":", 1)[1])
-        if pid != os.getpid() and not _pid_alive(pid):
-            study._storage.set_trial_user_attr(t._trial_id, "reason", f"interrupted: worker {worker} died")
-            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-    trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs.get("retry_of") for t in trials} | {t.system_attrs.get("failed_trial")
-                                                              for t in trials}
-    enqueued = []
-    for t in trials:
-        reason = str(t.user_attrs.get("reason", ""))
-        if t.state == TrialState.FAIL and reason.startswith("interrupted") and t.number not in retried:
-            attrs = {"retry_of": t.number}
-            if t.user_attrs.get("preset"):
-                attrs["preset"] = t.user_attrs["preset"]
-            study.enqueue_trial(dict(t.params), user_attrs=attrs, skip_if_exists=False)
-            enqueued.append(t.number)
-    return enqueued
+    return study._storage, study._study_id

@@ -1,0 +1,390 @@
+"""Adapt a latency table to another target from a few whole-network timings (``nas latency calibrate``).
+
+A measured table is true on the machine it was measured on; profiling every block again takes minutes on a
+CPU and is impractical on a phone. Calibration keeps the base table's block entries and refits how they add
+up on the new target, from K whole networks timed there:
+
+    measured_ms(network) ~= c0 + sum over kinds k of scale[k] * (base table ms of the network's blocks of kind k)
+
+in two steps, both with the profiler's own fit (:func:`nas.latency.profile.fit_kind_scales`: relative least
+squares, ridge toward the prior, its strength by leave-one-out): first one overall scale and ``c0``; then a
+scale per block kind present in the networks, pulled toward the overall scale (a kind absent from every
+network keeps it). The data pin down the kinds that carry the largest share of some timed network's time
+(:func:`dominant_kinds`); the ridge holds the others near the overall scale. So K networks may fit at most
+K - 1 such kinds (the fit also has the per-network constant): fewer networks are refused. The leave-one-out
+error repeats both steps without each network in turn and predicts it.
+
+The networks come from the target (``--timings FILE.csv``, e.g. an iPhone's Xcode performance reports of
+exported models) or are measured here with the base table's runtime, threads and clock
+(:func:`choose_networks`: for each kind that dominates some network, the network where it weighs most, then
+the spread of the latency range, among the space's presets and seeded samples). The result is a new table, ``method:
+calibrated``, whose provenance names the base table and its hash, the networks and their timings, the
+scales and the leave-one-out error. The base table is never written.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas.config import ArchConfig
+from nas.errors import ConfigError, NasError, UsageError
+from nas.latency.table import LatencyTable, MissingKeysError
+
+DEFAULT_NETWORKS = 10
+CANDIDATE_SAMPLES = 200  # seeded members of the space the measured networks are chosen from (beside presets)
+CHOICE_SEED = 20_251_203  # its own seed: never the validation samples' (seed 0..)
+TIMINGS_COLUMNS = ("arch", "latency_ms")
+
+
+class CalibrationError(UsageError):
+    """The timings or settings cannot calibrate the table; names the file, row or setting and what is accepted."""
+
+
+@dataclass(frozen=True)
+class NetworkTiming:
+    """One whole network timed on the target: its name, config, latency and the CSV rows it came from."""
+
+    name: str
+    cfg: ArchConfig
+    latency_ms: float
+    rows: tuple[int, ...] = ()
+    where: str = ""  # "FILE, row N (arch)" for a network read from a timings CSV
+
+
+@dataclass
+class CalibrationFit:
+    """Per-kind scales and the per-network constant fitted to whole-network timings, with their errors."""
+
+    scales: dict[str, float]  # every kind of the base table -> factor on its entries
+    c0_ms: float  # the new per-network overhead
+    overall_scale: float
+    fitted_kinds: list[str]  # the kinds that dominate some network (dominant_kinds): the ones the data pins down
+    ridge: float | None
+    networks: list[dict[str, Any]] = field(default_factory=list)  # name, measured, base, fitted, loo ms
+    mape_base: float = 0.0  # the base table as it is
+    mape_fit: float = 0.0  # in sample
+    mape_loo: float = 0.0  # leave one network out (both steps refitted)
+    max_ape_loo: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``provenance.calibration`` record."""
+        return {
+            "model": "measured_ms = c0 + sum_kind scale[kind] * base_ms[kind]; overall scale and c0 first, then "
+                     "a scale per kind present in the networks, ridge toward the overall scale (relative least "
+                     "squares, strength by leave-one-out); fitted_kinds: the kinds that carry the largest share of "
+                     "some network",
+            "scales": self.scales, "c0_ms": self.c0_ms, "overall_scale": self.overall_scale,
+            "fitted_kinds": self.fitted_kinds, "ridge": self.ridge, "mape_base": self.mape_base,
+            "mape_fit": self.mape_fit, "mape_loo": self.mape_loo, "max_ape_loo": self.max_ape_loo,
+            "networks": self.networks,
+        }
+
+
+# ----------------------------------------------------------------------------- timings CSV
+def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]:
+    """Networks and latencies from a CSV ``arch,latency_ms`` (extra columns ignored, ``runtime`` checked).
+
+    ``arch`` is a preset name or the path of a config JSON (relative to the working folder or to the CSV's),
+    at its own resolution unless a ``resolution`` column says at which one it was timed. Rows of the same arch
+    and resolution are timings of one network: their mean is used. Errors name the file and row.
+    """
+    from nas.models.presets import PRESETS
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise CalibrationError(f"{path}: not a text CSV (arch,latency_ms)") from None
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    reader = csv.DictReader(lines)
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in TIMINGS_COLUMNS if c not in header]
+    if missing:
+        raise CalibrationError(f"{path}: no {' or '.join(repr(c) for c in missing)} column (header: "
+                               f"{','.join(header) or 'none'}); a timings CSV has the columns arch,latency_ms")
+    by_arch: dict[tuple[str, str], tuple[ArchConfig, list[float], list[int], str]] = {}
+    for number, raw in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+        arch, value, resolution = row["arch"], row["latency_ms"], row.get("resolution", "")
+        where = f"{path}, row {number} ({arch or 'no arch'})"
+        runtime = row.get("runtime")
+        if runtime and runtime != base.runtime:
+            raise CalibrationError(f"{where}: timed with runtime '{runtime}', but base table '{base.device}' is "
+                                   f"{base.runtime}; calibrate a {runtime} table instead")
+        try:
+            ms = float(value)
+        except ValueError:
+            raise CalibrationError(f"{where}: latency_ms {value!r} is not a number (of ms > 0)") from None
+        if not math.isfinite(ms) or ms <= 0:
+            raise CalibrationError(f"{where}: latency_ms {value} must be a finite number of ms > 0")
+        if (arch, resolution) not in by_arch:
+            cfg = _arch_config(arch, path.parent, where, PRESETS)
+            by_arch[arch, resolution] = (_at_resolution(cfg, resolution, where), [], [], where)
+        by_arch[arch, resolution][1].append(ms)
+        by_arch[arch, resolution][2].append(number)
+    if not by_arch:
+        raise CalibrationError(f"{path}: no timings (rows of arch,latency_ms)")
+    return [NetworkTiming(arch, cfg, sum(ms) / len(ms), tuple(rows), where)
+            for (arch, _), (cfg, ms, rows, where) in by_arch.items()]
+
+
+def _at_resolution(cfg: ArchConfig, resolution: str, where: str) -> ArchConfig:
+    if not resolution:
+        return cfg
+    try:
+        size = int(resolution)
+        if size <= 0:
+            raise ValueError
+        return cfg.replace(resolution=size)
+    except ValueError:
+        raise CalibrationError(f"{where}: resolution {resolution!r} must be a positive integer") from None
+    except ConfigError as exc:
+        raise CalibrationError(f"{where}: {exc}") from None
+
+
+def _arch_config(arch: str, folder: Path, where: str, presets: dict) -> ArchConfig:
+    if arch in presets:
+        return presets[arch].config.replace(name=arch)
+    for candidate in (Path(arch), folder / arch):
+        if candidate.is_file():
+            return ArchConfig.load(candidate).replace(name=arch)
+    raise CalibrationError(f"{where}: arch '{arch}' is neither a preset (see `nas presets`) nor a config JSON "
+                           "file")
+
+
+# ----------------------------------------------------------------------------- choosing networks to measure
+def table_kinds(table: LatencyTable) -> list[str]:
+    """The block kinds of ``table``'s entries, sorted."""
+    return sorted({key.split("|", 1)[0] for key in table.entries})
+
+
+def kind_rows(cfgs: list[ArchConfig], table: LatencyTable) -> tuple[list[str], list[list[float]]]:
+    """The table's kinds and, per network, the table's ms of its blocks of each kind.
+
+    Raises:
+        MissingKeysError: a network has a block the table lacks.
+    """
+    from nas.latency.predict import predict_latency
+
+    kinds = table_kinds(table)
+    index = {k: i for i, k in enumerate(kinds)}
+    rows = []
+    for cfg in cfgs:
+        row = [0.0] * len(kinds)
+        for _, kind, ms in predict_latency(cfg, table).per_block:
+            row[index[kind]] += ms
+        rows.append(row)
+    return kinds, rows
+
+
+def dominant_kinds(kinds: list[str], rows: list[list[float]]) -> list[str]:
+    """The kinds that carry the largest share of at least one network's time (``rows``: ms per kind)."""
+    return sorted({kinds[max(range(len(kinds)), key=row.__getitem__)] for row in rows if any(row)})
+
+
+def choose_networks(space: Any, table: LatencyTable, *, count: int = DEFAULT_NETWORKS,
+                    seed: int = CHOICE_SEED) -> list[ArchConfig]:
+    """``count`` networks of ``space`` that cover its block kinds and latency range on ``table``.
+
+    Among the space's presets and :data:`CANDIDATE_SAMPLES` seeded members: first, for each kind that
+    dominates some candidate (in decreasing order of its largest share), the network where it carries the
+    largest share of the time; then the fastest and slowest networks; then, until ``count``, the network
+    farthest in log-latency from those chosen.
+    """
+    from nas.space_members import sample_members
+
+    cfgs = [space.config_from_params(space.preset_params(n)).replace(name=n) for n in space.presets_in_space()]
+    samples = sample_members(space, samples=min(CANDIDATE_SAMPLES, space.size()), seed=seed)
+    cfgs += [cfg.replace(name=f"calib-{i}") for i, (_, cfg) in enumerate(samples)]
+    priced = []
+    for cfg in cfgs:
+        try:
+            priced.append((cfg, kind_rows([cfg], table)[1][0]))
+        except MissingKeysError:
+            continue
+    if not priced:
+        raise CalibrationError(f"table '{table.device}' prices no network of space '{space.name}'")
+    kinds = table_kinds(table)
+    totals = [sum(row) for _, row in priced]
+    shares = [[v / t for v in row] for (_, row), t in zip(priced, totals)]
+    chosen: list[int] = []
+    dominant = [kinds.index(k) for k in dominant_kinds(kinds, [row for _, row in priced])]
+    for k in sorted(dominant, key=lambda k: -max(s[k] for s in shares)):
+        best = max(range(len(priced)), key=lambda i: shares[i][k])
+        if best not in chosen and len(chosen) < count:
+            chosen.append(best)
+    for extreme in (min(range(len(priced)), key=totals.__getitem__), max(range(len(priced)), key=totals.__getitem__)):
+        if extreme not in chosen and len(chosen) < count:
+            chosen.append(extreme)
+    while len(chosen) < min(count, len(priced)):
+        far = max((i for i in range(len(priced)) if i not in chosen),
+                  key=lambda i: min(abs(math.log(totals[i] / totals[j])) for j in chosen))
+        chosen.append(far)
+    return [priced[i][0] for i in sorted(chosen, key=totals.__getitem__)]
+
+
+def measure_networks(cfgs: list[ArchConfig], table: LatencyTable, *,
+                     progress: Callable[[str], None] | None = None) -> list[NetworkTiming]:
+    """Time each network end to end here with the table's runtime, threads and clock."""
+    from nas.latency.backends import TimingPolicy, get_backend
+    from nas.latency.profile import network_policy
+    from nas.latency.validate import measure_latency
+
+    backend = get_backend(table.runtime)
+    if not backend.can_time:
+        raise CalibrationError(
+            f"base table '{table.device}' is a {table.runtime} table, which cannot be timed on this machine: "
+            f"time the networks on the device and pass --timings FILE.csv (--export DIR writes them)")
+    threads = table.threads or 1
+    clock = table.provenance.get("clock", "thread" if threads == 1 else "wall")
+    policy = network_policy(TimingPolicy(clock=clock))
+    out = []
+    for i, cfg in enumerate(cfgs, start=1):
+        result = measure_latency(cfg, runtime=table.runtime, threads=threads, policy=policy)
+        out.append(NetworkTiming(cfg.name, cfg, result["latency_ms"]))
+        if progress:
+            progress(f"{i}/{len(cfgs)} {cfg.name}: {result['latency_ms']:.2f} ms measured")
+    return out
+
+
+# ----------------------------------------------------------------------------- fit
+def fit_calibration(base: LatencyTable, timings: list[NetworkTiming]) -> CalibrationFit:
+    """Fit the per-kind scales and per-network constant of ``timings`` on ``base`` (see the module docstring).
+
+    Raises:
+        CalibrationError: fewer networks than block kinds to fit (plus the constant), or a network the base
+            table cannot price (names it).
+    """
+    import numpy as np
+
+    xs = []
+    for t in timings:
+        try:
+            kinds, rows = kind_rows([t.cfg], base)
+        except MissingKeysError as exc:
+            at = (f" (the network is at resolution {t.cfg.resolution}, the table at {base.resolution}: time it at "
+                  f"{base.resolution}, e.g. nas latency measure --resolution {base.resolution})"
+                  if t.cfg.resolution != base.resolution else "")
+            raise CalibrationError(f"{t.where or t.name}: table '{base.device}' lacks {len(exc.keys)} of its block "
+                                   f"keys, so it cannot be calibrated on it{at}") from None
+        xs.append(rows[0])
+    x, y = np.asarray(xs, float), np.asarray([t.latency_ms for t in timings], float)
+    fitted = dominant_kinds(kinds, xs)
+    if len(timings) < len(fitted) + 1:
+        raise CalibrationError(
+            f"{len(timings)} network(s) cannot fit {len(fitted)} block kinds ({', '.join(fitted)}: each dominates "
+            f"one of them) and the per-network overhead: give at least {len(fitted) + 1} networks timed on the "
+            "target, some dominated by the same kind")
+    cols = [i for i in range(len(kinds)) if x[:, i].max() > 0]  # kinds absent from every network: overall
+    scales, c0, overall, ridge = _two_step(x, y, cols)
+    predicted = x @ scales + c0
+    loo = np.empty(len(y))
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        s_i, c_i, _, _ = _two_step(x[keep], y[keep], cols)
+        loo[i] = x[i] @ s_i + c_i
+    base_pred = x.sum(axis=1) + base.network_overhead_ms
+    ape = lambda p: np.abs(p - y) / y * 100  # noqa: E731 - a one-line metric
+    networks = [
+        {"name": t.name, "rows": list(t.rows), "measured_ms": round(t.latency_ms, 4), "base_ms": round(b, 4),
+         "fitted_ms": round(f, 4), "loo_ms": round(lo, 4), "loo_error_pct": round((lo - t.latency_ms) / t.latency_ms
+                                                                                    * 100, 2),
+         "arch": t.cfg.to_dict()}
+        for t, b, f, lo in zip(timings, base_pred, predicted, loo)
+    ]
+    return CalibrationFit(
+        scales={k: round(float(s), 5) for k, s in zip(kinds, scales)}, c0_ms=round(float(c0), 5),
+        overall_scale=round(overall, 5), fitted_kinds=fitted, ridge=ridge, networks=networks,
+        mape_base=round(float(ape(base_pred).mean()), 2), mape_fit=round(float(ape(predicted).mean()), 2),
+        mape_loo=round(float(ape(loo).mean()), 2), max_ape_loo=round(float(ape(loo).max()), 2),
+    )
+
+
+def _two_step(x: Any, y: Any, cols: list[int]) -> tuple[Any, float, float, float | None]:
+    """(scale per kind, c0, overall scale, ridge): overall scale and c0, then the ``cols`` kinds around it.
+
+    ``x`` is (networks, kinds) base ms, ``y`` the measured ms; kinds not in ``cols`` keep the overall scale.
+    """
+    import numpy as np
+
+    from nas.latency.profile import fit_kind_scales
+
+    overall_fit = fit_kind_scales(x.sum(axis=1, keepdims=True).tolist(), y.tolist(), ["all"])
+    overall = float(overall_fit["scales"]["all"])
+    scales = np.full(x.shape[1], overall)
+    if not cols:
+        return scales, float(overall_fit["c0_ms"]), overall, overall_fit["ridge"]
+    rest = np.delete(x, cols, axis=1).sum(axis=1) * overall  # kinds that keep the overall scale
+    fit = fit_kind_scales((x[:, cols] * overall).tolist(), (y - rest).tolist(), [str(c) for c in cols])
+    for c in cols:
+        scales[c] = overall * fit["scales"][str(c)]
+    return scales, float(fit["c0_ms"]), overall, fit["ridge"]
+
+
+# ----------------------------------------------------------------------------- the calibrated table
+def calibrated_table(base: LatencyTable, fit: CalibrationFit, *, device: str, source: str,
+                     fingerprint: dict[str, Any] | None = None, runtime_version: str | None = None) -> LatencyTable:
+    """A new ``calibrated`` table: every base entry times its kind's scale, ``c0`` per network, provenance."""
+    from nas import __version__
+
+    # the base's entries, and those its cost model priced beyond its file (an estimated base): all are scaled
+    entries = {key: {"ms": round(float(entry["ms"]) * fit.scales.get(key.split("|", 1)[0], fit.overall_scale), 6)}
+               for key, entry in {**base.added, **base.entries}.items()}
+    prov = base.provenance
+    provenance: dict[str, Any] = {
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "tool_version": __version__,
+        "source": source, "statistic": prov.get("statistic", "median"),
+        "base": {"device": base.device, "hash": base.hash, "method": base.method,
+                 "path": str(base.path) if base.path else None},
+        "calibration": fit.to_dict(),
+    }
+    for name in ("space", "space_path", "keys_total", "complete", "clock", "timing_policy"):
+        if name in prov:
+            provenance[name] = prov[name]
+    if fingerprint:
+        provenance["fingerprint"] = fingerprint
+    block_scales = prov.get("calibration", {}).get("scales") if base.method == "measured" else prov.get("block_scales")
+    if block_scales:  # how blocks timed alone add up inside a network: for keys measured later (--only-missing)
+        provenance["block_scales"] = block_scales
+    return LatencyTable(
+        device=device, runtime=base.runtime, method="calibrated", resolution=base.resolution, batch=base.batch,
+        threads=base.threads, runtime_version=runtime_version or base.runtime_version,
+        compute_unit=base.compute_unit, network_overhead_ms=round(fit.c0_ms, 5), provenance=provenance,
+        entries=entries,
+    )
+
+
+def fitted_configs(table: LatencyTable) -> list[ArchConfig]:
+    """The configs a calibrated table was fitted on (validation must not sample them)."""
+    networks = table.provenance.get("calibration", {}).get("networks", [])
+    out = []
+    for net in networks:
+        if isinstance(net, dict) and isinstance(net.get("arch"), dict):
+            try:
+                out.append(ArchConfig.from_dict(net["arch"]))
+            except NasError:
+                continue
+    return out
+
+
+def export_networks(cfgs: list[ArchConfig], out_dir: str | Path) -> Path:
+    """Write each network's config JSON and a ``timings.csv`` (arch,latency_ms) to fill in with target timings."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["# time each network on the target (e.g. nas export <arch> --format coreml --out <name>.mlpackage,",
+             "# then Xcode's Core ML performance report), write its latency in ms, then run nas latency calibrate",
+             ",".join(TIMINGS_COLUMNS)]
+    for cfg in cfgs:
+        (out / f"{cfg.name}.json").write_text(cfg.to_json(indent=2) + "\n")
+        lines.append(f"{cfg.name}.json,")
+    csv_path = out / "timings.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    return csv_path

@@ -1,0 +1,118 @@
+"""Several worker processes on one study: claims happen once, promotions are never lost or doubled.
+
+1. The storage under load: four processes queue and claim trials of one SQLite study at the same time;
+   every queued trial is claimed by exactly one process, and none sees "database is locked".
+2. A real `nas search --workers 2`, one of whose workers is killed (SIGKILL) while it trains a promoted
+   candidate: the other worker fails that trial once, continues it from its last rung, and finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from test_search_support import DEVICE, write_tiny_setup
+
+from nas.run import TrialRecord
+
+CLI = [sys.executable, "-c", "from nas.cli import main; main()"]
+CLAIMERS, QUEUED_EACH = 4, 25
+
+
+def _claim_all(url: str, study_name: str, start: object, results: object) -> None:
+    """Queue QUEUED_EACH trials, then claim every queued trial this process can (as workers do)."""
+    import optuna
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    from nas.search.storage import open_storage, storage_of
+
+    study = optuna.load_study(study_name=study_name, storage=open_storage(url))
+    storage, _ = storage_of(study)
+    start.wait()
+    try:
+        for i in range(QUEUED_EACH):
+            study.enqueue_trial({"x": i}, user_attrs={"by": os.getpid()})
+        claimed = []
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            try:
+                if storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
+                    claimed.append(trial.number)
+            except UpdateFinishedTrialError:
+                pass
+        results.put((os.getpid(), claimed, None))
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put((os.getpid(), [], f"{type(exc).__name__}: {exc}"))
+
+
+def test_queued_trials_are_claimed_once_under_load(tmp_path: Path) -> None:
+    import optuna
+
+    from nas.search.storage import open_storage
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(study_name="load", storage=open_storage(url))
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_claim_all, args=(url, "load", start, results)) for _ in range(CLAIMERS)]
+    for p in procs:
+        p.start()
+    start.set()
+    outcomes = [results.get(timeout=240) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert [error for _, _, error in outcomes if error] == []
+    claims = [number for _, claimed, _ in outcomes for number in claimed]
+    trials = optuna.load_study(study_name="load", storage=url).get_trials()
+    assert len(trials) == CLAIMERS * QUEUED_EACH
+    assert sorted(claims) == sorted(set(claims))  # no trial claimed twice
+    waiting = [t.number for t in trials if t.state.name == "WAITING"]
+    assert sorted(claims + waiting) == list(range(len(trials)))  # nothing lost either
+
+
+def _records(out: Path) -> list[TrialRecord]:
+    import optuna
+
+    try:
+        study = json.loads((out / "run.json").read_text())["study"]
+        trials = optuna.load_study(study_name=study, storage=f"sqlite:///{out / 'study.db'}").get_trials()
+    except Exception:  # noqa: BLE001 - not created yet
+        return []
+    return [TrialRecord.from_trial(t) for t in trials]
+
+
+def test_a_killed_worker_loses_no_promotion(tmp_path: Path) -> None:
+    space, tables = write_tiny_setup(tmp_path)
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [*CLI, "search", "--device", DEVICE, "--tables", str(tables), "--space", str(space), "--budget", "0.4ms",
+         "--trials", "12", "--proxy", "train", "--proxy-opt", "steps=90", "--sampler", "random", "--workers", "2",
+         "--no-report", "--json", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, victim = time.monotonic() + 240, None
+    while victim is None and time.monotonic() < deadline:  # a promoted candidate, training its next rung
+        victim = next((r for r in _records(out) if r.state == "RUNNING" and r.rungs and r.worker), None)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        time.sleep(0.05)
+    assert victim is not None, "no candidate was promoted"
+    os.kill(int(victim.worker.rsplit(":", 1)[1]), signal.SIGKILL)
+    out_text, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+
+    records = {r.trial: r for r in _records(out)}
+    rungs = json.loads((out / "run.json").read_text())["rungs"]
+    dead = records[victim.trial]
+    assert dead.interrupted and "died" in dead.reason and dead.rungs[:len(victim.rungs)] == victim.rungs
+    continuation = [r for r in records.values() if r.retry_of == victim.trial]
+    assert len(continuation) == 1 and continuation[0].scored and continuation[0].worker != victim.worker
+    assert continuation[0].rungs[:len(dead.rungs)] == dead.rungs and len(continuation[0].rungs) > len(dead.rungs)
+    scored = [r for r in records.values() if r.scored]
+    assert len({r.arch for r in scored}) == len(scored) >= 12  # no network scored twice
+    assert all([g.steps for g in r.rungs] == rungs[:len(r.rungs)] for r in scored)  # each rung once, in order
+    assert not [r for r in records.values() if r.state == "RUNNING"]
+    assert json.loads(out_text)["scored"] == len(scored)
