@@ -199,12 +199,16 @@ class NaswotParamsProxy(NaswotProxy):
     """
 
     name = "naswot+params"
-    metric = "log10(parameters in millions) + weight x NASWOT"
     OPTIONS: ClassVar[dict[str, Option]] = {
         **NaswotProxy.OPTIONS,
         "weight": Option(float, 0.0052, 0, strict=False, doc="NASWOT's weight against log10(parameters)"),
     }
+    metric = f"log10(parameters in millions) + {OPTIONS['weight'].default:g} x NASWOT"
     weight: float
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        self.metric = f"log10(parameters in millions) + {self.weight:g} x NASWOT"
 
     def score_with_parts(self, cfg: ArchConfig, model: nn.Module,
                          batches: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, dict[str, Any]]:
