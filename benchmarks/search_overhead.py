@@ -47,6 +47,13 @@ def measure(sampler: str, args: argparse.Namespace, root: Path) -> dict:
             "last_over_first": round(means[-1] / means[0], 2) if means and means[0] else None}
 
 
+def _cores() -> str:
+    """The cores this process runs on, as taskset writes them (the command line in the results)."""
+    import os
+
+    return ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="iphone12")
@@ -56,7 +63,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(s, args, Path(tmp)) for s in args.samplers]
-    command = "taskset -c 1 python " + " ".join(sys.argv)
+    command = f"taskset -c {_cores()} python " + " ".join(sys.argv)
     write_json(RESULTS / "search_overhead.json", {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"),
                                                    "window": WINDOW, "rows": rows})
     windows = len(rows[0]["ms_per_trial_by_window"])

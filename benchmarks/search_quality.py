@@ -20,7 +20,7 @@ the space only), so the samplers are compared, not the presets.
 Resumable: each finished run and each longer training is stored in the results JSON as it completes; a run
 that was interrupted is run again from its start. Run pinned to one core (one worker):
 
-    taskset -c 1 python benchmarks/search_quality.py --cpu-budget 300 --seeds 0 1 2 --budgets 3ms 5ms
+    taskset -c 1 python benchmarks/search_quality.py --cpu-budget 240 --steps 40 --long-steps 200
 """
 
 from __future__ import annotations
@@ -52,11 +52,11 @@ TARGET_HV_RATIO = 1.10
 
 
 def methods(samplers: list[str]) -> dict[str, dict[str, Any]]:
-    """Every sampler with and without multi-fidelity."""
-    out = {}
-    for sampler in samplers:
-        out[f"mf-{sampler}"] = {"sampler": sampler, "multi_fidelity": True}
-        out[sampler] = {"sampler": sampler, "multi_fidelity": False}
+    """Every sampler with multi-fidelity, random search, then the other samplers without multi-fidelity (in
+    the order run: what the verdict needs first)."""
+    out = {f"mf-{sampler}": {"sampler": sampler, "multi_fidelity": True} for sampler in samplers}
+    order = ["random", *[s for s in samplers if s != "random"]] if "random" in samplers else samplers
+    out.update({sampler: {"sampler": sampler, "multi_fidelity": False} for sampler in order})
     return out
 
 
@@ -185,6 +185,13 @@ def write_markdown(doc: dict[str, Any], summary: dict[str, Any], path: Path) -> 
     path.write_text("\n".join(lines))
 
 
+def _cores() -> str:
+    """The cores this process runs on, as taskset writes them (the command line in the results)."""
+    import os
+
+    return ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cifar", default=str(SHARED / "data" / "cifar10-dev"))
@@ -206,7 +213,7 @@ def main() -> None:
     kept = {k: doc.get("meta", {}).get(k) for k in settings}
     if doc["runs"] and kept != settings:
         sys.exit(f"{json_path} holds runs with other settings {kept}; pass another --name")
-    doc["meta"] = {"command": "taskset -c 1 python " + " ".join(sys.argv), **settings, "seeds": args.seeds,
+    doc["meta"] = {"command": f"taskset -c {_cores()} python " + " ".join(sys.argv), **settings, "seeds": args.seeds,
                    "budgets": args.budgets, "date": doc.get("meta", {}).get("date") or time.strftime("%Y-%m-%d %H:%M")}
     data = load_dataset(f"cifar10:{args.cifar}", seed=0)
     for seed in args.seeds:

@@ -110,3 +110,36 @@ def test_not_a_run_is_one_line(tmp_path, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "has no run.json" in err
+
+
+def test_a_run_folder_of_the_first_schema_is_still_read(run_dir, tmp_path):
+    """run.json without schema/metric/rungs, the first ten trials.csv columns, pareto.json points with
+    ``accuracy``: the report and the export read it as before."""
+    import csv
+
+    old = tmp_path / "run"
+    shutil.copytree(run_dir, old)
+    meta = json.loads((old / "run.json").read_text())
+    for key in ("schema", "metric", "rungs", "tables_dir", "workers", "train_device"):
+        meta.pop(key)
+    (old / "run.json").write_text(json.dumps(meta))
+    rows = list(csv.DictReader((old / "trials.csv").open()))
+    first = ["trial", "state", "feasible", "accuracy", "latency_ms", "params", "macs", "preset", "reason", "seconds"]
+    with (old / "trials.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, first, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    pareto = json.loads((old / "pareto.json").read_text())
+    pareto["points"] = [{k: p[k] for k in ("trial", "accuracy", "latency_ms", "params", "macs", "preset", "summary",
+                                           "optuna_params", "config")} for p in pareto["points"]]
+    (old / "pareto.json").write_text(json.dumps(pareto))
+    run = load_run(old)
+    assert run.meta.metric.is_accuracy
+    assert [r.trial for r in run.front()] == [r.trial for r in load_run(run_dir).front()]
+    res = write_report(old)
+    assert [p["trial"] for p in res.front] == [r.trial for r in run.front()]
+    out = tmp_path / "best.json"
+    result = CliRunner().invoke(cli, ["export", str(old), "--pick", "best", "--format", "json", "--out", str(out)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["optuna_params"]  # lent by pareto.json to the record

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import UsageError
+from nas.run.meta import RunMeta
 from nas.search.events import OnEvent, SearchEvent, ignore
 from nas.search.fidelity import Scorer
 
@@ -143,7 +144,7 @@ def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[
     from nas.latency.extend import reporting
     from nas.latency.predict import predict_ms
     from nas.latency.table import load_table
-    from nas.proxy import DEFAULT_DATA, DEFAULT_PROXY, PROXIES, get_proxy, load_dataset, resolve_train_device
+    from nas.proxy import DEFAULT_DATA, DEFAULT_PROXY, get_proxy, load_dataset, resolve_train_device
     from nas.search.budget import BudgetError, format_ms
     from nas.search.samplers import DEFAULT_SAMPLER, SAMPLERS
     from nas.search.storage import default_storage_url, redact
@@ -161,11 +162,9 @@ def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[
             flag = "--budget" if name == "budget_ms" else "--device"
             raise UsageError(f"{flag} is required (e.g. nas search --device iphone12 --budget 5ms)")
     s.proxy = s.proxy or DEFAULT_PROXY
-    if s.proxy not in PROXIES:
-        get_proxy(s.proxy)  # raises UnknownNameError listing the proxies
     s.sampler = s.sampler or DEFAULT_SAMPLER
     SAMPLERS[s.sampler]  # an unknown name raises, listing the known ones
-    proxy = get_proxy(s.proxy, **(s.proxy_options or {}))  # checks the options (one line for a bad one)
+    proxy = get_proxy(s.proxy, **(s.proxy_options or {}))  # checks the name and the options, in one line
     device = str(resolve_train_device(s.train_device))
     table = load_table(s.device, s.tables_dir)
     space_ref = str(s.space or DEFAULT_SPACE)
@@ -194,11 +193,10 @@ def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[
         tables_dir=s.tables_dir, budget_ms=float(s.budget_ms), fastest_ms=float(fastest_ms),
         fastest_params=dict(fastest_params), space=space.name, space_ref=space_ref,
         space_path=str(space.path) if space.path else None, resolutions=tuple(s.resolutions or ()), trials=trials,
-        timeout_s=s.timeout_s, max_cpu_s=s.max_cpu_s, proxy=s.proxy,
-        proxy_options=dict(proxy.options), data=s.data, sampler=s.sampler, seed=seed, worker_index=s.worker_index,
-        workers=s.workers or default_workers(), train_device=device, multi_fidelity=multi_fidelity,
-        rungs=scorer.rungs,
-        enqueue_presets=s.enqueue_presets, report=s.report, argv=tuple(s.argv),
+        timeout_s=s.timeout_s, max_cpu_s=s.max_cpu_s, proxy=s.proxy, proxy_options=dict(proxy.options), data=s.data,
+        sampler=s.sampler, seed=seed, worker_index=s.worker_index, workers=s.workers or default_workers(),
+        train_device=device, multi_fidelity=multi_fidelity, rungs=scorer.rungs, enqueue_presets=s.enqueue_presets,
+        report=s.report, argv=tuple(s.argv),
         created=meta.created if meta else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         session=len(meta.sessions) + 1 if meta else 0)
     if meta is not None:
@@ -258,7 +256,7 @@ def _check_out(out: Path, *, resume: bool) -> None:
                              f"--out {out}, or give another --out")
 
 
-def _restore(s: SearchSettings) -> Any:
+def _restore(s: SearchSettings) -> RunMeta | None:
     """--resume: the RunMeta of the run, with every setting not given again taken from it."""
     from nas.run.folder import RUN_JSON
     from nas.run.meta import read_meta
@@ -273,8 +271,8 @@ def _restore(s: SearchSettings) -> Any:
             return None
         raise NoStudyError(f"--resume: no run to resume in '{s.out}' (no run.json); start it without --resume")
     meta = read_meta(Path(s.out) / RUN_JSON)
-    given = {"device": (s.device, meta.device), "budget": (s.budget_ms, meta.budget_ms), "proxy": (s.proxy, meta.proxy),
-             "data": (s.data, meta.data),
+    given = {"device": (s.device, meta.device), "budget": (s.budget_ms, meta.budget_ms),
+             "proxy": (s.proxy, meta.proxy), "data": (s.data, meta.data), "seed": (s.seed, meta.seed),
              **{f"proxy-opt {k}": (v, meta.proxy_options.get(k)) for k, v in (s.proxy_options or {}).items()}}
     for flag, (value, saved) in given.items():
         if value is not None and value != saved:
@@ -286,7 +284,7 @@ def _restore(s: SearchSettings) -> Any:
     s.space = s.space or (str(copy) if copy.is_file() else meta.space_path or meta.space)
     s.resolutions = s.resolutions or meta.resolutions or None
     s.sampler = s.sampler or meta.sampler
-    s.seed = meta.seed if s.seed is None else s.seed
+    s.seed = meta.seed
     s.study = s.study or meta.study
     s.trials = s.trials or meta.trials
     s.train_device = s.train_device or meta.train_device
@@ -302,7 +300,7 @@ def _restore(s: SearchSettings) -> Any:
     return meta
 
 
-def _check_same(meta: Any, plan: SearchPlan, table: Any) -> None:
+def _check_same(meta: RunMeta, plan: SearchPlan, table: Any) -> None:
     """A resumed run keeps the table it started with (a changed table would mix two pricings)."""
     if meta.table.hash and meta.table.hash != table.hash:
         raise StudyMismatchError(f"--resume: the latency table of '{plan.device}' changed since this run started "
