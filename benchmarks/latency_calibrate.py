@@ -81,11 +81,12 @@ def main() -> None:
     ap.add_argument("--networks", type=int, default=None, help="Networks calibrate times (default: its own).")
     ap.add_argument("--out", default="latency_calibrate")
     ap.add_argument("--quiet-load", type=float, default=None,
-                    help="First wait (up to 30 min) until the 1-minute load average is at most this.")
+                    help="First wait (up to --max-wait) until the 1-minute load average is at most this.")
+    ap.add_argument("--max-wait", type=float, default=30, help="Minutes --quiet-load waits at most.")
     args = ap.parse_args()
 
     if args.quiet_load is not None:
-        deadline = time.time() + 1800
+        deadline = time.time() + 60 * args.max_wait
         while os.getloadavg()[0] > args.quiet_load and time.time() < deadline:
             time.sleep(15)
     load_before = os.getloadavg()
