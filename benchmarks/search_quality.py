@@ -201,10 +201,13 @@ def main() -> None:
     args = ap.parse_args()
     json_path = RESULTS / f"{args.name}.json"
     doc = json.loads(json_path.read_text()) if json_path.is_file() else {"runs": {}, "long": {}}
-    doc["meta"] = {"command": "taskset -c 1 python " + " ".join(sys.argv), "device": args.device,
-                   "space": args.space, "steps": args.steps, "long_steps": args.long_steps,
-                   "cpu_budget": args.cpu_budget, "seeds": args.seeds, "budgets": args.budgets,
-                   "date": doc.get("meta", {}).get("date") or time.strftime("%Y-%m-%d %H:%M")}
+    settings = {"device": args.device, "space": args.space, "steps": args.steps, "long_steps": args.long_steps,
+                "cpu_budget": args.cpu_budget}
+    kept = {k: doc.get("meta", {}).get(k) for k in settings}
+    if doc["runs"] and kept != settings:
+        sys.exit(f"{json_path} holds runs with other settings {kept}; pass another --name")
+    doc["meta"] = {"command": "taskset -c 1 python " + " ".join(sys.argv), **settings, "seeds": args.seeds,
+                   "budgets": args.budgets, "date": doc.get("meta", {}).get("date") or time.strftime("%Y-%m-%d %H:%M")}
     data = load_dataset(f"cifar10:{args.cifar}", seed=0)
     for seed in args.seeds:
         for budget in args.budgets:

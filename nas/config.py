@@ -28,6 +28,14 @@ STEM_KINDS = ("conv", "patch")
 DOWNSAMPLE_KINDS = ("none", "conv", "mbconv", "patch")
 FFN_KINDS = ("mlp", "convffn")
 HEAD_POOLS = ("avg", "cls")
+# The exported config document (`nas export --format json`): {"format": CONFIG_FORMAT, "schema": CONFIG_SCHEMA,
+# "arch": <ArchConfig>, ...}; ArchConfig.load reads it and refuses other schemas.
+CONFIG_FORMAT, CONFIG_SCHEMA = "nas-arch", 1
+# Sizes past which a config is refused before anything is built (a typo such as depth 10000 would
+# otherwise take minutes and tens of GB): far above every published mobile network (DeiT-S 12 layers,
+# EfficientFormer-L7 26, channels <= 1024), and above ViT-H (32 layers, 1280 channels).
+MAX_LAYERS = 128  # sum of the stages' depths
+MAX_CHANNELS = 8192  # width of the stem, any stage, a mixer's attention dim, the head's conv
 
 
 # ----------------------------------------------------------------------------- parts
@@ -162,6 +170,11 @@ class ArchConfig:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{path}: not a readable JSON config ({exc})") from None
         if isinstance(data, dict) and "arch" in data and "stem" not in data:
+            fmt, schema = data.get("format", CONFIG_FORMAT), data.get("schema", CONFIG_SCHEMA)
+            if fmt != CONFIG_FORMAT or schema != CONFIG_SCHEMA:
+                found = f"format {json.dumps(fmt)}, schema {json.dumps(schema)}"
+                raise ConfigError(f"{path}: config document of {found} is not supported; this nas reads format "
+                                  f"\"{CONFIG_FORMAT}\", schema {CONFIG_SCHEMA}")
             data = data["arch"]
         try:
             return cls.from_dict(data)
@@ -203,7 +216,12 @@ def _check_choice(value: str, accepted: tuple[str, ...], where: str) -> None:
 
 
 def validate(cfg: ArchConfig) -> None:
-    """Raise ConfigError naming the first invalid field of ``cfg``."""
+    """Raise ConfigError naming the first invalid field of ``cfg`` (values, sizes, shapes).
+
+    Types are checked where configs come in: config JSON (``from_dict``) and family choices
+    (``nas.models.families.build_family``).
+    """
+    _check_sizes(cfg)
     stem = cfg.stem
     _check_choice(stem.kind, STEM_KINDS, "stem.kind")
     _check_choice(stem.act, ACTIVATIONS, "stem.act")
@@ -275,6 +293,22 @@ def validate(cfg: ArchConfig) -> None:
         raise ConfigError("field 'head.conv_channels': must be >= 0")
 
 
+def _check_sizes(cfg: ArchConfig) -> None:
+    """Refuse sizes no network of this tool has (see MAX_LAYERS, MAX_CHANNELS)."""
+    widths = [("stem.channels", c) for c in cfg.stem.channels] + [("head.conv_channels", cfg.head.conv_channels)]
+    layers = 0
+    for i, st in enumerate(cfg.stages):
+        widths += [(f"stages[{i}].channels", st.channels), (f"stages[{i}].mixer.dim", getattr(st.mixer, "dim", 0))]
+        layers += st.depth
+        if layers > MAX_LAYERS:
+            raise ConfigError(f"field 'stages[{i}].depth': {layers} layers up to this stage, above the limit of "
+                              f"{MAX_LAYERS} per network (nas.config.MAX_LAYERS)")
+    for at, width in widths:
+        if width > MAX_CHANNELS:
+            raise ConfigError(f"field '{at}': {width} channels is above the limit of {MAX_CHANNELS} "
+                              "(nas.config.MAX_CHANNELS)")
+
+
 # ----------------------------------------------------------------------------- (de)serialisation
 def _to_plain(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj):
@@ -289,12 +323,15 @@ def _to_plain(obj: Any) -> Any:
 _SCALARS: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
 
 
+def _is_scalar(type_str: str, value: Any) -> bool:
+    """``value`` is of the scalar type named ``type_str`` (a bool is no int or float here)."""
+    return isinstance(value, _SCALARS[type_str]) and (type_str == "bool" or not isinstance(value, bool))
+
+
 def _parse_value(type_str: str, value: Any, where: str) -> Any:
     type_str = type_str.replace("typing.", "")
     if type_str in _SCALARS:
-        expected = _SCALARS[type_str]
-        ok = isinstance(value, expected) and not (type_str != "bool" and isinstance(value, bool))
-        if not ok:
+        if not _is_scalar(type_str, value):
             raise ConfigError(f"field '{where}': expected {type_str}, got {json.dumps(value)}")
         return float(value) if type_str == "float" else value
     if type_str == "tuple[int, ...]":

@@ -15,6 +15,7 @@ import inspect
 import itertools
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ import yaml
 
 from nas.config import ArchConfig
 from nas.errors import ConfigError, SpaceError, UnknownNameError, UsageError
-from nas.models.families import FAMILIES, build_family
+from nas.models.families import FAMILIES, build_family, choice_problem
 from nas.resources import data_dir
 
 DEFAULT_SPACE = "hybrid-vit"
@@ -89,9 +90,8 @@ class SearchSpace:
             picked = [params[pname] for pname in choice.param_names(family)]
             values[choice.name] = picked if choice.per_stage else picked[0]
         resolution = values.pop(RESOLUTION, self.resolution)
-        return build_family(family, values, name=f"{self.name}-{family}", resolution=resolution).replace(
-            num_classes=self.num_classes
-        )
+        return build_family(family, values, name=f"{self.name}-{family}", resolution=resolution,
+                            num_classes=self.num_classes)
 
     @property
     def resolutions(self) -> tuple[int, ...]:
@@ -254,15 +254,18 @@ def parse_space(data: Any, *, path: Path | None = None) -> SearchSpace:
         if key not in allowed:
             raise _fail(path, str(key), f"unknown key; accepted: {', '.join(sorted(allowed))}")
     name = data.get("name") or (path.stem if path else "space")
+    for key, value in (("name", name), ("description", data.get("description", ""))):
+        if not isinstance(value, str):
+            raise _fail(path, key, f"must be a string, got {_show(value)}")
     resolution = data.get("resolution", 224)
     resolutions = resolution if isinstance(resolution, list) else [resolution]
     if not resolutions or any(not isinstance(r, int) or isinstance(r, bool) or r <= 0 for r in resolutions) \
             or len(set(resolutions)) != len(resolutions):
         raise _fail(path, "resolution", f"must be a positive integer or a list of distinct ones to search over, "
-                                        f"got {resolution!r}")
+                                        f"got {_show(resolution)}")
     num_classes = data.get("num_classes", 1000)
-    if not isinstance(num_classes, int) or num_classes <= 0:
-        raise _fail(path, "num_classes", f"must be a positive integer, got {num_classes!r}")
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes <= 0:
+        raise _fail(path, "num_classes", f"must be a positive integer, got {_show(num_classes)}")
     fams = data.get("families")
     if not isinstance(fams, dict) or not fams:
         raise _fail(path, "families", f"must map family names ({', '.join(FAMILIES)}) to their choices")
@@ -271,8 +274,7 @@ def parse_space(data: Any, *, path: Path | None = None) -> SearchSpace:
         if fam not in FAMILIES:
             raise _fail(path, f"families.{fam}", f"unknown family; accepted: {', '.join(FAMILIES)}")
         families[fam] = _parse_family(fam, spec or {}, path) + _resolution_choice(resolutions)
-    space = SearchSpace(str(name), str(data.get("description", "")).strip(), resolutions[0], num_classes, families,
-                        path)
+    space = SearchSpace(name, data.get("description", "").strip(), resolutions[0], num_classes, families, path)
     _check_values(space, path)
     return space
 
@@ -317,29 +319,43 @@ def _parse_family(fam: str, spec: Any, path: Path | None) -> tuple[Choice, ...]:
                 raise _fail(path, key, "per_stage is only for per-stage choices (depths, mixers)")
             if isinstance(default, tuple) and len(raw["per_stage"]) != len(default):
                 raise _fail(path, key, f"needs {len(default)} stages, got {len(raw['per_stage'])}")
-            options = tuple(_options(o, f"{key}.per_stage[{i}]", path) for i, o in enumerate(raw["per_stage"]))
+            options = tuple(_options(o, fam, cname, f"{key}.per_stage[{i}]", path)
+                            for i, o in enumerate(raw["per_stage"]))
             choices.append(Choice(cname, options, per_stage=True))
         else:
             if wants_tuple:
                 raise _fail(path, key, "a per-stage choice needs {per_stage: [[...], ...]}")
-            choices.append(Choice(cname, (_options(raw, key, path),), per_stage=False))
+            choices.append(Choice(cname, (_options(raw, fam, cname, key, path),), per_stage=False))
+    given = {c.name for c in choices}
+    for pname in accepted:
+        if params[pname].default is inspect.Parameter.empty and pname not in given:
+            raise _fail(path, f"families.{fam}", f"choice '{pname}' is missing (required: it has no default)")
     return tuple(choices)
 
 
-def _options(raw: Any, key: str, path: Path | None) -> tuple[Scalar, ...]:
+def _options(raw: Any, fam: str, choice: str, key: str, path: Path | None) -> tuple[Scalar, ...]:
     values = raw if isinstance(raw, list) else [raw]
     if not values:
         raise _fail(path, key, "needs at least one value")
     for v in values:
         if not isinstance(v, (bool, int, float, str)):
-            raise _fail(path, key, f"values must be numbers or strings, got {v!r}")
-    if len(set(values)) != len(values):
-        raise _fail(path, key, f"duplicate values in {values}")
+            raise _fail(path, key, f"values must be numbers or strings, got {_show(v)}")
+        problem = choice_problem(fam, choice, v)
+        if problem:
+            raise _fail(path, key, problem)
+    if len({_show(v) for v in values}) != len(values):
+        raise _fail(path, key, f"duplicate values in {_show(values)}")
     return tuple(values)
 
 
+def _show(value: Any) -> str:
+    """A value as the YAML/JSON reader wrote it (true, null, "text"), not as Python prints it."""
+    return json.dumps(value, default=str)
+
+
 def _check_values(space: SearchSpace, path: Path | None) -> None:
-    """Build each family with every single option in turn, so a bad value names its key."""
+    """Build each family from the first option of every choice, then with every single option in turn, so
+    a bad value names its key (and a problem of the space itself, such as its resolution, names that)."""
     for fam, choices in space.families.items():
         base = {c.name: [o[0] for o in c.options] if c.per_stage else c.options[0][0] for c in choices}
         base.pop(RESOLUTION, None)
@@ -347,8 +363,15 @@ def _check_values(space: SearchSpace, path: Path | None) -> None:
             try:
                 build_family(fam, base, name=space.name, resolution=resolution)
             except ConfigError as exc:
-                if "resolution" in str(exc):
-                    raise _fail(path, "resolution", f"{resolution} does not fit family {fam}: {exc}") from None
+                field = re.match(r"field '([a-z_]+)", str(exc))
+                culprit = next((c for c in choices if field and c.name == field.group(1)), None)
+                if culprit and not culprit.per_stage:
+                    key, problem = f"families.{fam}.{culprit.name}", f"value {_show(base[culprit.name])} is invalid"
+                elif field and field.group(1) == "resolution":
+                    key, problem = "resolution", f"{resolution} does not fit family {fam}"
+                else:
+                    key, problem = f"families.{fam}", "its networks do not build"
+                raise _fail(path, key, f"{problem}: {exc}") from None
         for choice in choices:
             for stage, opts in enumerate(choice.options):
                 for v in opts:
@@ -364,4 +387,4 @@ def _check_values(space: SearchSpace, path: Path | None) -> None:
                         key = f"families.{fam}.{choice.name}" + (f".per_stage[{stage}]" if choice.per_stage else "")
                         if choice.name == RESOLUTION:
                             key = "resolution"
-                        raise _fail(path, key, f"value {v!r} is invalid: {exc}") from None
+                        raise _fail(path, key, f"value {_show(v)} is invalid: {exc}") from None

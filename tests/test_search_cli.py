@@ -82,6 +82,11 @@ def test_over_budget_proposals_never_become_trials(tiny, tmp_path: Path, request
     pareto = json.loads((out / "pareto.json").read_text())
     assert pareto["points"] and all(p["latency_ms"] <= 0.3 for p in pareto["points"])
     assert {p["trial"] for p in pareto["points"]} <= {r.trial for r in scored}
+    import optuna
+
+    study = optuna.load_study(study_name=meta["study"], storage=f"sqlite:///{out / 'study.db'}")
+    # Optuna's own front of the study has the same points (it keeps every trial of a tied point, we the first)
+    assert {tuple(t.values) for t in study.best_trials} == {(p["score"], p["latency_ms"]) for p in pareto["points"]}
     rows = list(csv.DictReader((out / "trials.csv").open()))
     assert [int(r["trial"]) for r in rows] == [t.number for t in trials]
     assert load_run(out).records == records  # trials.csv reads back to the study's records

@@ -30,7 +30,7 @@ def test_nsga2_needs_the_fixed_genome_to_differ_from_random() -> None:
     space = load_space()
 
     def nsga2():
-        return make_sampler("nsga2", seed=0, trials=40)  # population 8
+        return make_sampler("nsga2", seed=0)  # population 10
 
     random = _params(optuna.samplers.RandomSampler(seed=0), static=False, space=space)
     # over a space of families, Optuna's NSGA-II only crosses the params all trials share: it is random search

@@ -105,10 +105,12 @@ class SearchPlan:
     report: bool
     argv: tuple[str, ...]
     created: str
+    session: int  # 0 for a new run, then 1, 2... for each --resume
 
     def sampler_seed(self, worker: int) -> int:
-        """The sampler seed of local worker ``worker`` (distinct streams, within 32 bits)."""
-        return (self.seed + 1000 * (self.worker_index + worker)) % (SEED_MAX + 1)
+        """The sampler seed of this machine's local worker ``worker``: one stream per machine (--worker),
+        local worker and session, so a resumed run does not propose its first session's networks again."""
+        return (self.seed + 1000 * self.worker_index + worker + 1_000_003 * self.session) % (SEED_MAX + 1)
 
 
 @dataclass
@@ -197,7 +199,8 @@ def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[
         workers=s.workers or default_workers(), train_device=device, multi_fidelity=multi_fidelity,
         rungs=scorer.rungs,
         enqueue_presets=s.enqueue_presets, report=s.report, argv=tuple(s.argv),
-        created=meta.created if meta else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        created=meta.created if meta else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        session=len(meta.sessions) + 1 if meta else 0)
     if meta is not None:
         _check_same(meta, plan, table)
     return plan, Resources(space=space, table=table, data=data, scorer=scorer)

@@ -11,24 +11,33 @@ from typing import Any
 
 from nas.registry import Registry
 
+# Searches score tens of candidates, not Optuna's thousands: NSGA-II gets a population of 10 (Optuna's
+# default, 50, would never leave its random first generation), TPE Optuna's 10 random start-up trials.
+NSGA2_POPULATION = 10
+TPE_STARTUP_TRIALS = 10
 
-def _nsga2(*, seed: int, trials: int) -> Any:
+
+def _nsga2(*, seed: int) -> Any:
     import optuna
 
-    # a population of ~1/5 of the scored-candidate budget (8..50) gives NSGA-II a few generations
-    return optuna.samplers.NSGAIISampler(population_size=max(8, min(50, trials // 5)), seed=seed)
+    return optuna.samplers.NSGAIISampler(population_size=NSGA2_POPULATION, seed=seed)
 
 
-def _tpe(*, seed: int, trials: int) -> Any:
+def _tpe(*, seed: int) -> Any:
+    import warnings
+
     import optuna
 
     # multivariate + group: TPE models the conditional space of families jointly; constant liar keeps
-    # parallel workers from proposing what another one is scoring (as Optuna's AutoSampler sets it up)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(5, min(10, trials // 5)), multivariate=True,
-                                      group=True, constant_liar=True)
+    # parallel workers from proposing what another one is scoring (as Optuna's AutoSampler sets it up).
+    # Optuna flags multivariate and group as experimental: the warning says nothing to a user of nas.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=TPE_STARTUP_TRIALS, multivariate=True,
+                                          group=True, constant_liar=True)
 
 
-def _random(*, seed: int, trials: int) -> Any:
+def _random(*, seed: int) -> Any:
     import optuna
 
     return optuna.samplers.RandomSampler(seed=seed)
@@ -41,7 +50,7 @@ def _random(*, seed: int, trials: int) -> Any:
 # genes build the network). TPE handles the conditional space itself (group=True).
 STATIC_GENOME = {"nsga2"}
 
-# name -> factory(seed=, trials=) -> optuna sampler
+# name -> factory(seed=) -> optuna sampler
 SAMPLERS: Registry[Callable[..., Any]] = Registry("sampler")
 SAMPLERS.register("nsga2", _nsga2)
 SAMPLERS.register("tpe", _tpe)
@@ -49,13 +58,13 @@ SAMPLERS.register("random", _random)
 DEFAULT_SAMPLER = "nsga2"
 
 
-def make_sampler(name: str, *, seed: int, trials: int) -> Any:
-    """The Optuna sampler ``name`` (nsga2, tpe, random), seeded; ``trials`` sizes its start-up phase.
+def make_sampler(name: str, *, seed: int) -> Any:
+    """The Optuna sampler ``name`` (nsga2, tpe, random), seeded.
 
     Raises:
         UnknownNameError: ``name`` is not a known sampler (the message lists them).
     """
-    return SAMPLERS[name](seed=seed, trials=trials)
+    return SAMPLERS[name](seed=seed)
 
 
 def suggest_every_family(space: Any, trial: Any) -> None:

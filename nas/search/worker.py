@@ -93,7 +93,7 @@ class Worker:
                                        sampler=optuna.samplers.RandomSampler(seed=plan.sampler_seed(index)))
         self.storage, self.study_id = storage_of(self.study)
         self.follower = StudyFollower(self.study)
-        self.mirror = Mirror(make_sampler(plan.sampler, seed=plan.sampler_seed(index), trials=plan.trials))
+        self.mirror = Mirror(make_sampler(plan.sampler, seed=plan.sampler_seed(index)))
         self.static_genome = plan.sampler in STATIC_GENOME
         self.census = Census(plan.budget_ms)
         self.rungs = RungIndex(Bands(plan.fastest_ms, plan.budget_ms))
