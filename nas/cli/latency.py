@@ -246,7 +246,8 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
     if timings_path is not None:
         timings = cal.read_timings(timings_path, base=base)
         source = f"timings CSV {timings_path} ({len(timings)} networks timed on the target)"
-        fingerprint, version = None, None
+        versions = {t.runtime_version for t in timings if t.runtime_version}
+        fingerprint, version = None, versions.pop() if len(versions) == 1 else None
     else:
         from nas.latency.validate import table_space
 

@@ -55,6 +55,7 @@ class NetworkTiming:
     latency_ms: float
     rows: tuple[int, ...] = ()
     where: str = ""  # "FILE, row N (arch)" for a network read from a timings CSV
+    runtime_version: str = ""  # as the CSV says (nas latency measure --csv writes it)
 
 
 @dataclass
@@ -111,6 +112,7 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
         raise CalibrationError(f"{path}: no {' or '.join(repr(c) for c in missing)} column (header: "
                                f"{','.join(header) or 'none'}); a timings CSV has the columns arch,latency_ms")
     by_arch: dict[tuple[str, str], tuple[ArchConfig, list[float], list[int], str]] = {}
+    versions: dict[tuple[str, str], str] = {}
     for number, raw in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
         arch, value, resolution = row["arch"], row["latency_ms"], row.get("resolution", "")
@@ -130,10 +132,11 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
             by_arch[arch, resolution] = (_at_resolution(cfg, resolution, where), [], [], where)
         by_arch[arch, resolution][1].append(ms)
         by_arch[arch, resolution][2].append(number)
+        versions.setdefault((arch, resolution), row.get("runtime_version", ""))
     if not by_arch:
         raise CalibrationError(f"{path}: no timings (rows of arch,latency_ms)")
-    return [NetworkTiming(arch, cfg, sum(ms) / len(ms), tuple(rows), where)
-            for (arch, _), (cfg, ms, rows, where) in by_arch.items()]
+    return [NetworkTiming(arch, cfg, sum(ms) / len(ms), tuple(rows), where, versions[arch, res])
+            for (arch, res), (cfg, ms, rows, where) in by_arch.items()]
 
 
 def _at_resolution(cfg: ArchConfig, resolution: str, where: str) -> ArchConfig:
