@@ -24,6 +24,7 @@ import datetime
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,11 +43,12 @@ CSV_PRESETS = ("deit-tiny", "mobilevit-xxs", "mobilevit-xs", "mobilevitv2-0.5", 
 TARGET_WITHIN_10PCT = 0.90
 
 
-def nas(*args: str, tables: Path) -> tuple[str, float, float]:
-    """Run `nas ARGS --tables DIR`; returns (stdout, wall s, CPU s of the child). Fails loudly."""
+def nas(*args: str, tables: Path | None = None) -> tuple[str, float, float]:
+    """Run `nas ARGS [--tables DIR]`; returns (stdout, wall s, CPU s of the child). Fails loudly."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", "from nas.cli import main; main()", *args, "--tables", str(tables)],
+    where = ["--tables", str(tables)] if tables else []
+    proc = subprocess.run([sys.executable, "-c", "from nas.cli import main; main()", *args, *where],
                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -80,11 +82,12 @@ def main() -> None:
     ap.add_argument("--networks", type=int, default=None, help="Networks calibrate times (default: its own).")
     ap.add_argument("--out", default="latency_calibrate")
     ap.add_argument("--quiet-load", type=float, default=None,
-                    help="First wait (up to 30 min) until the 1-minute load average is at most this.")
+                    help="First wait (up to --max-wait) until the 1-minute load average is at most this.")
+    ap.add_argument("--max-wait", type=float, default=30, help="Minutes --quiet-load waits at most.")
     args = ap.parse_args()
 
     if args.quiet_load is not None:
-        deadline = time.time() + 1800
+        deadline = time.time() + 60 * args.max_wait
         while os.getloadavg()[0] > args.quiet_load and time.time() < deadline:
             time.sleep(15)
     load_before = os.getloadavg()
@@ -103,7 +106,7 @@ def main() -> None:
     log(f"2/4 nas latency measure {' '.join(CSV_PRESETS)} --resolution {base.resolution} --csv ...")
     timings_csv = tmp / "timings.csv"
     _, measure_wall, measure_cpu = nas("latency", "measure", *CSV_PRESETS, "--resolution", str(base.resolution),
-                                       "--csv", str(timings_csv), "--json", tables=tables)
+                                       "--csv", str(timings_csv), "--json")
     out, _, _ = nas("latency", "calibrate", "--device", args.base, "--as", "here-csv", "--timings",
                     str(timings_csv), "--json", tables=tables)
     csv_fit = json.loads(out)
@@ -157,9 +160,22 @@ def main() -> None:
                    "loo_iphone12": result["iphone12"]["mape_loo"], "measured_ms": measured})
     runs_path.write_text(json.dumps(runs, indent=1) + "\n")
     result["runs"] = [{k: v for k, v in r.items() if k != "measured_ms"} for r in runs]
+    result["run_to_run"] = run_to_run(runs)
     (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=1) + "\n")
     (RESULTS / f"{args.out}.md").write_text(render_md(result))
     print(render_md(result))
+
+
+def run_to_run(runs: list[dict]) -> dict | None:
+    """How much the same validation networks' timings moved between runs, vs the first (%)."""
+    same = [r for r in runs if len(r["measured_ms"]) == len(runs[-1]["measured_ms"])]
+    if len(same) < 2:
+        return None
+    first = same[0]["measured_ms"]
+    diffs = [100 * (b - a) / a for run in same[1:] for a, b in zip(first, run["measured_ms"])]
+    return {"runs": len(same), "mean_pct": round(statistics.mean(diffs), 2),
+            "sd_pct": round(statistics.pstdev(diffs), 2), "min_pct": round(min(diffs), 2),
+            "max_pct": round(max(diffs), 2)}
 
 
 def _fit_summary(fit: dict) -> dict:
@@ -211,6 +227,11 @@ def render_md(r: dict) -> str:
                      f"{run['calibrate_seconds']['wall']} | "
                      + " | ".join(f"{cmp[n]['within_10pct']:.0%} ({cmp[n]['mape']:.1f}%)" for n in names) + " | "
                      f"{run['loo_here']}% / {run['loo_here_csv']}% / {run['loo_iphone12']}% |")
+    rr = r.get("run_to_run")
+    if rr:
+        lines += ["", f"The same validation networks measured again in {rr['runs'] - 1} later run(s), vs the first "
+                  f"run: mean {rr['mean_pct']:+.1f}%, sd {rr['sd_pct']:.1f}%, from {rr['min_pct']:+.1f}% to "
+                  f"{rr['max_pct']:+.1f}% (the noise of this shared machine)."]
     lines += ["", "Validation networks (`here`):", "", "| network | family | measured ms | here ms | error |",
               "|---|---|---|---|---|"]
     for row in r["rows"]:

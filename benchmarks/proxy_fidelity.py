@@ -182,8 +182,9 @@ def write_markdown(state: dict, summary: dict, path: Path) -> None:
     lines += ["", f"n = {summary['rows'][next(iter(summary['rows']))]['overall']['n']} architectures overall; "
               f"{', '.join(str(b['n']) for b in summary['rows'][next(iter(summary['rows']))]['bands'])} per band. "
               "The ceiling row ranks the long-training accuracies of a second seed against the first.", "",
-              f"Best overall Kendall tau (ties to the cheaper): `{summary['best_proxy']}`, the default proxy "
-              "(`nas.proxy.DEFAULT_PROXY`).", ""]
+              f"Best overall Kendall tau (ties to the cheaper): `{summary['best_proxy']}`. The default proxy "
+              "(`nas.proxy.DEFAULT_PROXY`) is chosen by benchmarks/proxy_truth.py, against published accuracy too.",
+              ""]
     path.write_text("\n".join(lines))
 
 

@@ -51,7 +51,9 @@ from nas.models.stats import count_macs  # noqa: E402
 from nas.proxy import SotlProxy, get_proxy, load_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-ZERO_COST = ("synflow", "naswot", "zico")
+ZERO_COST = ("synflow", "naswot", "zico", "naswot+params")  # every training-free proxy, the default included
+REUSED = ("synflow", "naswot", "zico")  # computed by proxy_fidelity_40 with the same options, seed and split
+OUT_OF_SAMPLE_BASE = "naswot"  # the signal the default combines with capacity
 SOTL_WINDOWS = (0.25, 0.5, 1.0)
 SAVE_EVERY = 50
 
@@ -108,8 +110,8 @@ def load_networks(state: dict, fidelity: dict) -> None:
                                     "long_cpu_seconds_est": res["long_a"]["seconds"]}
         zc = state.setdefault("zero_cost", {}).setdefault("hybrid", {})
         for name in fidelity["archs"]:
-            zc[name] = {p: _slim(fidelity["results"][name][p]) for p in ZERO_COST}
-            for p in ZERO_COST:
+            zc[name] = {p: _slim(fidelity["results"][name][p]) for p in REUSED}
+            for p in REUSED:
                 zc[name][p]["reused_from"] = "proxy_fidelity_40.json"
 
 
@@ -118,17 +120,39 @@ def _slim(result: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------- evaluations
-def zero_cost_jobs(state: dict, sets: list[str], data, save: Callable[[], None]) -> None:
+def zero_cost_jobs(state: dict, sets: list[str], seeds: list[int], data, save: Callable[[], None]) -> None:
+    """The training-free proxies at default options for every network, once per seed (key ``naswot s1``...)."""
     for set_name in sets:
         cache = state.setdefault("zero_cost", {}).setdefault(set_name, {})
         for name, net in state["networks"][set_name].items():
-            for proxy in ZERO_COST:
-                if proxy in cache.get(name, {}):
+            for seed in seeds:
+                for proxy in ZERO_COST:
+                    key = proxy if seed == 0 else f"{proxy} s{seed}"
+                    if key in cache.get(name, {}):
+                        continue
+                    cfg = ArchConfig.from_dict(net["config"])
+                    result = get_proxy(proxy).evaluate(cfg, data, seed=seed).to_dict()
+                    cache.setdefault(name, {})[key] = _slim(result)
+                    save()
+                    print(f"{set_name} {name} {key}: {result['score']}", file=sys.stderr, flush=True)
+
+
+def default_on_other_data(state: dict, sets: list[str], specs: list[str], save: Callable[[], None]) -> None:
+    """The default proxy (no options, seed 0) on other datasets, e.g. the embedded ``digits`` the search
+    defaults to (key ``<DEFAULT_PROXY> on digits``)."""
+    from nas.proxy import DEFAULT_PROXY
+
+    for spec in specs:
+        data = load_dataset(spec, seed=0)
+        key = f"{DEFAULT_PROXY} on {spec}"
+        for set_name in sets:
+            cache = state.setdefault("zero_cost", {}).setdefault(set_name, {})
+            for name, net in state["networks"][set_name].items():
+                if key in cache.get(name, {}):
                     continue
-                cfg = ArchConfig.from_dict(net["config"])
-                cache.setdefault(name, {})[proxy] = _slim(get_proxy(proxy).evaluate(cfg, data, seed=0).to_dict())
+                result = get_proxy(DEFAULT_PROXY).evaluate(ArchConfig.from_dict(net["config"]), data, seed=0)
+                cache.setdefault(name, {})[key] = _slim(result.to_dict())
                 save()
-                print(f"{set_name} {name} {proxy}: {cache[name][proxy]['score']}", file=sys.stderr, flush=True)
 
 
 def training_job(run: str, cfg: ArchConfig, data, state_dir: Path) -> dict:
@@ -186,11 +210,11 @@ def signals(state: dict, set_name: str) -> dict[str, dict[str, tuple[float, floa
         "MACs": {n: (math.log10(v["macs_m"]), None) for n, v in nets.items()},
     }
     zc = state.get("zero_cost", {}).get(set_name, {})
-    for proxy in ZERO_COST:
-        vals = {n: (r[proxy]["score"], r[proxy].get("cpu_seconds") or r[proxy]["seconds"])
-                for n, r in zc.items() if r.get(proxy, {}).get("ok")}
+    for key in sorted({k for r in zc.values() for k in r}):
+        vals = {n: (r[key]["score"], r[key].get("cpu_seconds") or r[key]["seconds"])
+                for n, r in zc.items() if r.get(key, {}).get("ok")}
         if len(vals) == len(nets):
-            out[proxy] = vals
+            out[key] = vals
     for run, sets in state.get("runs", {}).items():
         done = sets.get(set_name, {})
         if len(done) < len(nets):
@@ -248,6 +272,61 @@ def full_fit(features: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return coef
 
 
+ANGLES = np.linspace(0.0, math.pi / 2, 41)  # share between the signal (0) and capacity (pi/2), both z-scored
+
+
+def best_weight(s: np.ndarray, cap: np.ndarray, truth: np.ndarray) -> float:
+    """The w maximising Kendall tau of ``s + w * cap`` with ``truth``, searched scale-free: over the angle of
+    (z-scored signal, z-scored capacity), the middle of the best plateau; inf means capacity alone."""
+    zs, zc = (s - s.mean()) / (s.std() or 1.0), (cap - cap.mean()) / (cap.std() or 1.0)
+    taus = [kendalltau(math.cos(a) * zs + math.sin(a) * zc, truth).statistic for a in ANGLES]
+    taus = [-2.0 if math.isnan(t) else t for t in taus]
+    best = [a for a, t in zip(ANGLES, taus, strict=True) if t >= max(taus) - 1e-12]
+    angle = best[len(best) // 2]
+    if math.cos(angle) < 1e-9:
+        return math.inf
+    return math.tan(angle) * (s.std() or 1.0) / (cap.std() or 1.0)
+
+
+def _finite(w: float) -> float | None:
+    """A weight for the JSON: None stands for infinite (capacity alone)."""
+    return None if math.isinf(w) else w
+
+
+def combine(s: np.ndarray, cap: np.ndarray, w: float) -> np.ndarray:
+    """``s + w * cap``; capacity alone (signal as tie-break) when w is infinite."""
+    return cap + 1e-9 * s if math.isinf(w) else s + w * cap
+
+
+def leave_pair_out(s: np.ndarray, cap: np.ndarray, truth: np.ndarray) -> dict[tuple[int, int], int]:
+    """For every pair (i, j): +1 if ``s + w * cap`` orders it as ``truth`` does, -1 if not, 0 on a tie, with w
+    chosen by best_weight on the other networks only (leave-pair-out: no pair is judged by a weight that saw
+    either of its networks)."""
+    n = len(truth)
+    out = {}
+    for i in range(n):
+        for j in range(i + 1, n):
+            if truth[i] == truth[j]:
+                continue
+            keep = np.array([k not in (i, j) for k in range(n)])
+            w = best_weight(s[keep], cap[keep], truth[keep])
+            pair = combine(s[[i, j]], cap[[i, j]], w)
+            diff = pair[0] - pair[1]
+            out[(i, j)] = int(np.sign(diff) * np.sign(truth[i] - truth[j]))
+    return out
+
+
+def pair_tau(judged: dict[tuple[int, int], int], members: list[int]) -> dict:
+    pairs = [v for (i, j), v in judged.items() if i in members and j in members]
+    return {"n": len(members), "kendall": sum(pairs) / len(pairs) if pairs else None, "spearman": None}
+
+
+def combinable(label: str) -> bool:
+    """Signals worth combining with capacity: not capacity itself, not a combination already, seed 0 only
+    (the other seeds are rows of their own, for the seed-to-seed spread)."""
+    return label not in ("params", "MACs") and "+params" not in label and not re.search(r" s\d+$", label)
+
+
 def score_rows(state: dict, set_name: str, bands: int) -> dict[str, dict]:
     nets = state["networks"][set_name]
     names = list(nets)
@@ -274,7 +353,7 @@ def score_rows(state: dict, set_name: str, bands: int) -> dict[str, dict]:
     log_params = np.array([sig["params"][n][0] for n in names])
     log_macs = np.array([sig["MACs"][n][0] for n in names])
     for label, vals in sig.items():
-        if label in ("params", "MACs"):
+        if not combinable(label):
             continue
         s = np.array([vals[n][0] for n in names])
         if not np.isfinite(s).all():
@@ -285,6 +364,19 @@ def score_rows(state: dict, set_name: str, bands: int) -> dict[str, dict]:
                 [vals[n][1] for n in names], coef=list(full_fit(np.column_stack([cap, s]), truth)))
     add("LOO fit [params, MACs]", dict(zip(names, loo_fit(np.column_stack([log_params, log_macs]), truth),
                                            strict=True)), [])
+    for label, vals in sig.items():
+        s = np.array([vals[n][0] for n in names])
+        if not combinable(label) or not np.isfinite(s).all():
+            continue
+        judged = leave_pair_out(s, log_params, truth)
+        row = {"overall": pair_tau(judged, list(range(len(names)))),
+               "weight_all": _finite(best_weight(s, log_params, truth)),
+               "bands": [pair_tau(judged, [i for i, n in enumerate(names) if band[n] == b]) for b in range(bands)]}
+        taus = [c["kendall"] for c in row["bands"] if c["kendall"] is not None]
+        row["mean_band_kendall"] = statistics.fmean(taus) if taus else None
+        known = [vals[n][1] for n in names if vals[n][1] is not None]
+        row["median_cpu_seconds"] = statistics.median(known) if known else None
+        rows[f"LPO rank fit [params, {label}]"] = row
     if set_name == "hybrid":
         add("long training, second seed (ceiling)", {n: nets[n]["ceiling"] for n in names},
             [nets[n]["long_cpu_seconds_est"] for n in names])
@@ -292,32 +384,36 @@ def score_rows(state: dict, set_name: str, bands: int) -> dict[str, dict]:
 
 
 def transfer_rows(state: dict, bands: int) -> dict[str, dict]:
-    """Fits on the 16 presets (published top-1) applied unchanged to the 22 networks (long training)."""
+    """Combinations fitted on the 16 presets (published top-1), applied unchanged to the 22 networks."""
     pre, hyb = state["networks"]["presets"], state["networks"]["hybrid"]
     sig_p, sig_h = signals(state, "presets"), signals(state, "hybrid")
     truth_p = np.array([pre[n]["truth"] for n in pre])
     names = list(hyb)
     truth_h = [hyb[n]["truth"] for n in names]
     band = bands_of(hyb, bands)
+    cap_p = np.array([sig_p["params"][n][0] for n in pre])
+    cap_h = np.array([sig_h["params"][n][0] for n in names])
     rows = {}
     for label in sig_p:
-        if label in ("params", "MACs") or label not in sig_h:
+        if not combinable(label) or label not in sig_h:
             continue
-        sp = np.array([sig_p[n][0] for n in pre])
-        sh = np.array([sig_h[n][0] for n in names])
+        sp = np.array([sig_p[label][n][0] for n in pre])
+        sh = np.array([sig_h[label][n][0] for n in names])
         if not (np.isfinite(sp).all() and np.isfinite(sh).all()):
             continue
-        coef = full_fit(np.column_stack([[sig_p["params"][n][0] for n in pre], sp]), truth_p)
-        preds = coef[0] + coef[1] * np.array([sig_h["params"][n][0] for n in names]) + coef[2] * sh
-        row = {"overall": correlations(list(preds), truth_h), "bands": [], "coef": list(coef)}
-        for b in range(bands):
-            idx = [i for i, n in enumerate(names) if band[n] == b]
-            row["bands"].append(correlations([preds[i] for i in idx], [truth_h[i] for i in idx]))
-        taus = [c["kendall"] for c in row["bands"] if c["kendall"] is not None]
-        row["mean_band_kendall"] = statistics.fmean(taus) if taus else None
-        costs = [sig_h[n][1] for n in names if sig_h[n][1] is not None]
-        row["median_cpu_seconds"] = statistics.median(costs) if costs else None
-        rows[f"A->B fit [params, {label}]"] = row
+        coef = full_fit(np.column_stack([cap_p, sp]), truth_p)
+        w = best_weight(sp, cap_p, truth_p)
+        for kind, preds, extra in (("fit", coef[1] * cap_h + coef[2] * sh, {"coef": list(coef)}),
+                                   ("rank fit", combine(sh, cap_h, w), {"weight": _finite(w)})):
+            row = {"overall": correlations(list(preds), truth_h), "bands": [], **extra}
+            for b in range(bands):
+                idx = [i for i, n in enumerate(names) if band[n] == b]
+                row["bands"].append(correlations([preds[i] for i in idx], [truth_h[i] for i in idx]))
+            taus = [c["kendall"] for c in row["bands"] if c["kendall"] is not None]
+            row["mean_band_kendall"] = statistics.fmean(taus) if taus else None
+            costs = [sig_h[label][n][1] for n in names if sig_h[label][n][1] is not None]
+            row["median_cpu_seconds"] = statistics.median(costs) if costs else None
+            rows[f"A->B {kind} [params, {label}]"] = row
     return rows
 
 
@@ -339,6 +435,38 @@ def table(rows: dict[str, dict], bands: int, *, sort: bool = True) -> list[str]:
     return lines
 
 
+def targets(summary: dict) -> list[str]:
+    """The issue's targets for the default signal (DEFAULT_PROXY, no options, every seed), met or not."""
+    from nas.proxy import DEFAULT_PROXY
+
+    pre, hyb = summary.get("presets", {}), summary.get("hybrid", {})
+    seeds = [k for k in pre if k == DEFAULT_PROXY or k.startswith(DEFAULT_PROXY + " s")]
+    if not seeds or "params" not in pre:
+        return []
+    lines = [f"## Targets for the default signal (`{DEFAULT_PROXY}`, no options; one row per seed)", "",
+             "| seed | A: Kendall (target >= 0.80) | A: mean band tau (target > params' "
+             f"{fmt(pre['params']['mean_band_kendall'])}) | B: Kendall (target >= 0.70) | B: mean band tau |",
+             "|---|---|---|---|---|"]
+    for key in seeds:
+        a, b = pre[key], hyb.get(key, {"overall": {"kendall": None}, "mean_band_kendall": None})
+        lines.append(f"| {key.removeprefix(DEFAULT_PROXY).strip() or 's0'} | {fmt(a['overall']['kendall'])} | "
+                     f"{fmt(a['mean_band_kendall'])} | {fmt(b['overall']['kendall'])} | "
+                     f"{fmt(b['mean_band_kendall'])} |")
+    lines += ["", "The default's weight was fitted on truth A, so its A rows are in-sample; out of sample (the "
+              "weight refitted without the preset predicted, or without the pair judged):"]
+    for fit in ("LOO fit", "LPO rank fit"):
+        keys = [k for k in pre if k.startswith(f"{fit} [params, {OUT_OF_SAMPLE_BASE}")]
+        lines += [f"- `{k}`: Kendall {fmt(pre[k]['overall']['kendall'])}, mean band tau "
+                  f"{fmt(pre[k]['mean_band_kendall'])}" for k in keys]
+    best_b = max((k for k in hyb if not k.startswith("long training")),
+                 key=lambda k: hyb[k]["overall"]["kendall"] or -9, default=None)
+    ceiling = hyb.get("long training, second seed (ceiling)", {"overall": {"kendall": None}})["overall"]["kendall"]
+    if best_b:
+        lines += ["", f"Best signal on B: `{best_b}` ({fmt(hyb[best_b]['overall']['kendall'])}); seed ceiling of "
+                  f"the long training itself: {fmt(ceiling)}."]
+    return [*lines, ""]
+
+
 def write_markdown(state: dict, summary: dict, path: Path, bands: int) -> None:
     s = state["settings"]
     lines = [
@@ -351,6 +479,7 @@ def write_markdown(state: dict, summary: dict, path: Path, bands: int) -> None:
         "`train` proxy's recipe (AdamW 2e-3, warm-up + cosine over S, crop/flip, label smoothing 0.1), seed 0, "
         "read at every rung (`@k`: after k of the S steps).", "",
     ]
+    lines += targets(summary)
     for set_name, title in (("presets", "A: published ImageNet-1k top-1 of the 16 presets"),
                             ("hybrid", "B: 10x longer training (400 steps, test top-1) of 22 hybrid-vit networks")):
         if set_name not in summary:
@@ -379,6 +508,10 @@ def main() -> None:
                     help="the CIFAR-10 dev subset (default: ../shared/data/cifar10-dev)")
     ap.add_argument("--runs", nargs="*", default=["t40-b64-r32"], help="training runs tS-bB-rR[-sSEED]")
     ap.add_argument("--sets", nargs="*", default=["hybrid", "presets"], choices=["hybrid", "presets"])
+    ap.add_argument("--zero-cost-seeds", nargs="*", type=int, default=[0],
+                    help="seeds of the training-free proxies (each a signal of its own)")
+    ap.add_argument("--default-on", nargs="*", default=[], metavar="SPEC",
+                    help="also score the default proxy on these datasets (e.g. digits, the search's default)")
     ap.add_argument("--bands", type=int, default=3)
     ap.add_argument("--fidelity", default=str(ROOT / "benchmarks" / "results" / "proxy_fidelity_40.json"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "proxy_truth"))
@@ -406,7 +539,8 @@ def main() -> None:
 
     save()
     if not args.report_only:
-        zero_cost_jobs(state, args.sets, data, save)
+        zero_cost_jobs(state, args.sets, args.zero_cost_seeds, data, save)
+        default_on_other_data(state, args.sets, args.default_on, save)
         training_jobs(state, args.runs, args.sets, data, Path(args.out + "_states"), save)
     summary = {name: score_rows(state, name, args.bands) for name in ("presets", "hybrid")
                if name in state["networks"]}

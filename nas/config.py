@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import ConfigError
+from nas.mixers import MIXERS, MixerConfig
+from nas.mixers.base import check_positive
 
 ACTIVATIONS = ("gelu", "relu", "hardswish", "silu")
 NORMS = ("layernorm", "batchnorm", "groupnorm", "layernorm2d")
@@ -26,88 +28,14 @@ STEM_KINDS = ("conv", "patch")
 DOWNSAMPLE_KINDS = ("none", "conv", "mbconv", "patch")
 FFN_KINDS = ("mlp", "convffn")
 HEAD_POOLS = ("avg", "cls")
-TOKEN_MIXERS = ("mhsa", "hilo", "identity")  # blocks working on (B, N, C) tokens
-
-
-# ----------------------------------------------------------------------------- mixers
-@dataclass(frozen=True)
-class ConvMixer:
-    """MobileNetV2 inverted residual (1x1 expand, kxk depthwise, 1x1 project)."""
-
-    kind: str = "conv"
-    expand_ratio: float = 4.0
-    kernel_size: int = 3
-
-
-@dataclass(frozen=True)
-class PoolMixer:
-    """EfficientFormer Meta4D: average pooling minus identity, then a conv-BN MLP."""
-
-    kind: str = "pool"
-    pool_size: int = 3
-
-
-@dataclass(frozen=True)
-class MhsaMixer:
-    """Global multi-head self-attention (ViT/DeiT block, EfficientFormer Meta3D).
-
-    ``key_dim`` 0 means channels // num_heads; the value dim per head is attn_ratio * key_dim.
-    ``attn_bias`` adds a learned LeViT-style attention bias over the token grid.
-    """
-
-    kind: str = "mhsa"
-    num_heads: int = 4
-    key_dim: int = 0
-    attn_ratio: float = 1.0
-    attn_bias: bool = False
-    qkv_bias: bool = True
-
-
-@dataclass(frozen=True)
-class SeparableMixer:
-    """MobileViTv2 block: local conv, unfold into patches, separable (linear) self-attention."""
-
-    kind: str = "separable"
-    dim: int = 64
-    patch_size: int = 2
-    kernel_size: int = 3
-
-
-@dataclass(frozen=True)
-class MobileViTMixer:
-    """MobileViT v1 block: local conv, unfold, transformer layers (MHSA), fold, fuse."""
-
-    kind: str = "mobilevit"
-    dim: int = 64
-    num_heads: int = 4
-    patch_size: int = 2
-    kernel_size: int = 3
-    fusion: bool = True
-
-
-@dataclass(frozen=True)
-class HiloMixer:
-    """LITv2 HiLo attention: alpha of the heads on pooled global Lo-Fi, the rest on s x s windows."""
-
-    kind: str = "hilo"
-    num_heads: int = 4
-    alpha: float = 0.5
-    window: int = 2
-    qkv_bias: bool = True
-
-
-@dataclass(frozen=True)
-class IdentityMixer:
-    """No token mixing: the block is norm + FFN only (LITv2's early ConvFFN stages)."""
-
-    kind: str = "identity"
-
-
-MixerConfig = ConvMixer | PoolMixer | MhsaMixer | SeparableMixer | MobileViTMixer | HiloMixer | IdentityMixer
-MIXERS: dict[str, type] = {
-    cls.kind: cls  # type: ignore[attr-defined]
-    for cls in (ConvMixer, PoolMixer, MhsaMixer, SeparableMixer, MobileViTMixer, HiloMixer, IdentityMixer)
-}
+# The exported config document (`nas export --format json`): {"format": CONFIG_FORMAT, "schema": CONFIG_SCHEMA,
+# "arch": <ArchConfig>, ...}; ArchConfig.load reads it and refuses other schemas.
+CONFIG_FORMAT, CONFIG_SCHEMA = "nas-arch", 1
+# Sizes past which a config is refused before anything is built (a typo such as depth 10000 would
+# otherwise take minutes and tens of GB): far above every published mobile network (DeiT-S 12 layers,
+# EfficientFormer-L7 26, channels <= 1024), and above ViT-H (32 layers, 1280 channels).
+MAX_LAYERS = 128  # sum of the stages' depths
+MAX_CHANNELS = 8192  # width of the stem, any stage, a mixer's attention dim, the head's conv
 
 
 # ----------------------------------------------------------------------------- parts
@@ -242,6 +170,11 @@ class ArchConfig:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{path}: not a readable JSON config ({exc})") from None
         if isinstance(data, dict) and "arch" in data and "stem" not in data:
+            fmt, schema = data.get("format", CONFIG_FORMAT), data.get("schema", CONFIG_SCHEMA)
+            if fmt != CONFIG_FORMAT or schema != CONFIG_SCHEMA:
+                found = f"format {json.dumps(fmt)}, schema {json.dumps(schema)}"
+                raise ConfigError(f"{path}: config document of {found} is not supported; this nas reads format "
+                                  f"\"{CONFIG_FORMAT}\", schema {CONFIG_SCHEMA}")
             data = data["arch"]
         try:
             return cls.from_dict(data)
@@ -271,14 +204,9 @@ def summarize(cfg: ArchConfig) -> str:
     For example ``vit: patch16@192 | 12 mhsa/3h@192 | 224px``.
     """
     stem = f"patch{cfg.stem.patch_size}" if cfg.stem.kind == "patch" else "conv"
-    stages = " > ".join(f"{s.depth} {_mixer_label(s.mixer)}@{s.channels}" for s in cfg.stages)
+    stages = " > ".join(f"{s.depth} {s.mixer.label()}@{s.channels}" for s in cfg.stages)
     family = cfg.choices.get("family") or cfg.name
     return f"{family}: {stem}@{cfg.stem.channels[-1]} | {stages} | {cfg.resolution}px"
-
-
-def _mixer_label(mixer: Any) -> str:
-    heads = getattr(mixer, "num_heads", None)
-    return f"{mixer.kind}/{heads}h" if heads else mixer.kind
 
 
 # ----------------------------------------------------------------------------- validation
@@ -287,13 +215,13 @@ def _check_choice(value: str, accepted: tuple[str, ...], where: str) -> None:
         raise ConfigError(f"field '{where}': unknown value '{value}'; accepted: {', '.join(accepted)}")
 
 
-def _check_positive(value: float, where: str) -> None:
-    if not value > 0:
-        raise ConfigError(f"field '{where}': must be > 0, got {value}")
-
-
 def validate(cfg: ArchConfig) -> None:
-    """Raise ConfigError naming the first invalid field of ``cfg``."""
+    """Raise ConfigError naming the first invalid field of ``cfg`` (values, sizes, shapes).
+
+    Types are checked where configs come in: config JSON (``from_dict``) and family choices
+    (``nas.models.families.build_family``).
+    """
+    _check_sizes(cfg)
     stem = cfg.stem
     _check_choice(stem.kind, STEM_KINDS, "stem.kind")
     _check_choice(stem.act, ACTIVATIONS, "stem.act")
@@ -301,18 +229,18 @@ def validate(cfg: ArchConfig) -> None:
     if not stem.channels:
         raise ConfigError("field 'stem.channels': needs at least one width")
     for c in stem.channels:
-        _check_positive(c, "stem.channels")
+        check_positive(c, "stem.channels")
     if stem.kind == "patch":
-        _check_positive(stem.patch_size, "stem.patch_size")
+        check_positive(stem.patch_size, "stem.patch_size")
         if len(stem.channels) != 1:
             raise ConfigError("field 'stem.channels': a patch stem has exactly one width")
     elif stem.cls_token or stem.pos_embed:
         raise ConfigError("field 'stem.cls_token'/'stem.pos_embed': only a patch stem has them")
     if not cfg.stages:
         raise ConfigError("field 'stages': needs at least one stage")
-    _check_positive(cfg.resolution, "resolution")
-    _check_positive(cfg.num_classes, "num_classes")
-    _check_positive(cfg.in_chans, "in_chans")
+    check_positive(cfg.resolution, "resolution")
+    check_positive(cfg.num_classes, "num_classes")
+    check_positive(cfg.in_chans, "in_chans")
     _check_choice(cfg.head.pool, HEAD_POOLS, "head.pool")
     _check_choice(cfg.head.norm, NORMS + ("none",), "head.norm")
     _check_choice(cfg.head.act, ACTIVATIONS, "head.act")
@@ -335,8 +263,10 @@ def validate(cfg: ArchConfig) -> None:
         _check_choice(st.act, ACTIVATIONS, f"{where}.act")
         _check_choice(st.norm, NORMS, f"{where}.norm")
         _check_choice(st.ffn, FFN_KINDS, f"{where}.ffn")
-        _check_positive(st.channels, f"{where}.channels")
-        _check_positive(st.mlp_ratio, f"{where}.mlp_ratio")
+        check_positive(st.channels, f"{where}.channels")
+        check_positive(st.mlp_ratio, f"{where}.mlp_ratio")
+        if type(st.depth) is not int:  # it sizes loops: a bool or 9.5 from code must not get that far
+            raise ConfigError(f"field '{where}.depth': expected int, got {json.dumps(st.depth, default=str)}")
         if st.depth < 1:
             raise ConfigError(f"field '{where}.depth': must be >= 1, got {st.depth}")
         if st.downsample.kind != "none":
@@ -348,56 +278,38 @@ def validate(cfg: ArchConfig) -> None:
                     f"{cfg.total_stride} (feature map {size} at {where})"
                 )
             size //= st.downsample.stride
-        elif st.channels != channels and mixer.kind != "conv":
+        elif st.channels != channels and not mixer.changes_channels:
+            widening = " or ".join(k for k, m in MIXERS.items() if m.changes_channels)
             raise ConfigError(
                 f"field '{where}.downsample': changing channels {channels} -> {st.channels} needs a "
-                f"downsample ({', '.join(DOWNSAMPLE_KINDS[1:])}) or a conv mixer"
+                f"downsample ({', '.join(DOWNSAMPLE_KINDS[1:])}) or a {widening} mixer"
             )
-        if stem.cls_token and (mixer.kind != "mhsa" or st.downsample.kind != "none" or st.ffn != "mlp"):
+        if stem.cls_token and (not mixer.class_token or st.downsample.kind != "none" or st.ffn != "mlp"):
+            mixers = " or ".join(k for k, m in MIXERS.items() if m.class_token)
             raise ConfigError(
-                f"field '{where}': a class-token network (ViT) needs mhsa stages with mlp ffn and no downsample"
+                f"field '{where}': a class-token network (ViT) needs {mixers} stages with mlp ffn and no downsample"
             )
-        _validate_mixer(mixer, st, size, f"{where}.mixer")
+        mixer.validate(st, size, f"{where}.mixer")
         channels = st.channels
     if cfg.head.conv_channels < 0:
         raise ConfigError("field 'head.conv_channels': must be >= 0")
 
 
-def _validate_mixer(mixer: Any, st: StageConfig, size: int, where: str) -> None:
-    c = st.channels
-    if isinstance(mixer, ConvMixer):
-        _check_positive(mixer.expand_ratio, f"{where}.expand_ratio")
-        if mixer.kernel_size % 2 == 0:
-            raise ConfigError(f"field '{where}.kernel_size': must be odd, got {mixer.kernel_size}")
-    elif isinstance(mixer, PoolMixer):
-        if mixer.pool_size % 2 == 0:
-            raise ConfigError(f"field '{where}.pool_size': must be odd, got {mixer.pool_size}")
-    elif isinstance(mixer, MhsaMixer):
-        _check_positive(mixer.num_heads, f"{where}.num_heads")
-        if mixer.key_dim == 0 and c % mixer.num_heads:
-            raise ConfigError(
-                f"field '{where}.num_heads': channels {c} are not divisible by num_heads {mixer.num_heads}"
-            )
-        _check_positive(mixer.attn_ratio, f"{where}.attn_ratio")
-    elif isinstance(mixer, (SeparableMixer, MobileViTMixer)):
-        _check_positive(mixer.dim, f"{where}.dim")
-        _check_positive(mixer.patch_size, f"{where}.patch_size")
-        if isinstance(mixer, MobileViTMixer) and mixer.dim % mixer.num_heads:
-            raise ConfigError(
-                f"field '{where}.num_heads': dim {mixer.dim} is not divisible by num_heads {mixer.num_heads}"
-            )
-    elif isinstance(mixer, HiloMixer):
-        _check_positive(mixer.num_heads, f"{where}.num_heads")
-        if c % mixer.num_heads:
-            raise ConfigError(
-                f"field '{where}.num_heads': channels {c} are not divisible by num_heads {mixer.num_heads}"
-            )
-        if not 0.0 <= mixer.alpha <= 1.0:
-            raise ConfigError(f"field '{where}.alpha': must be in [0, 1], got {mixer.alpha}")
-        if mixer.window < 1 or size % mixer.window:
-            raise ConfigError(
-                f"field '{where}.window': feature map {size} is not divisible by window {mixer.window}"
-            )
+def _check_sizes(cfg: ArchConfig) -> None:
+    """Refuse sizes no network of this tool has (see MAX_LAYERS, MAX_CHANNELS), first of all checks, so an
+    absurd config costs nothing more (values of the wrong type are left to the checks that name them)."""
+    widths = [("stem.channels", c) for c in cfg.stem.channels] + [("head.conv_channels", cfg.head.conv_channels)]
+    layers = 0
+    for i, st in enumerate(cfg.stages):
+        widths += [(f"stages[{i}].channels", st.channels), (f"stages[{i}].mixer.dim", getattr(st.mixer, "dim", 0))]
+        layers += st.depth if type(st.depth) is int else 0
+        if layers > MAX_LAYERS:
+            raise ConfigError(f"field 'stages[{i}].depth': {layers} layers up to this stage, above the limit of "
+                              f"{MAX_LAYERS} per network (nas.config.MAX_LAYERS)")
+    for at, width in widths:
+        if type(width) is int and width > MAX_CHANNELS:
+            raise ConfigError(f"field '{at}': {width} channels is above the limit of {MAX_CHANNELS} "
+                              "(nas.config.MAX_CHANNELS)")
 
 
 # ----------------------------------------------------------------------------- (de)serialisation
@@ -414,12 +326,15 @@ def _to_plain(obj: Any) -> Any:
 _SCALARS: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
 
 
+def _is_scalar(type_str: str, value: Any) -> bool:
+    """``value`` is of the scalar type named ``type_str`` (a bool is no int or float here)."""
+    return isinstance(value, _SCALARS[type_str]) and (type_str == "bool" or not isinstance(value, bool))
+
+
 def _parse_value(type_str: str, value: Any, where: str) -> Any:
     type_str = type_str.replace("typing.", "")
     if type_str in _SCALARS:
-        expected = _SCALARS[type_str]
-        ok = isinstance(value, expected) and not (type_str != "bool" and isinstance(value, bool))
-        if not ok:
+        if not _is_scalar(type_str, value):
             raise ConfigError(f"field '{where}': expected {type_str}, got {json.dumps(value)}")
         return float(value) if type_str == "float" else value
     if type_str == "tuple[int, ...]":
@@ -466,7 +381,8 @@ def _parse_dataclass(cls: type, data: Any, where: str) -> Any:
             if not has_default:
                 raise ConfigError(f"field '{prefix}{name}': missing (required)")
             continue
-        kwargs[name] = _parse_value(str(f.type), data[name], f"{prefix}{name}")
-    if "kind" in fields and cls in MIXERS.values() and kwargs.get("kind", cls.kind) != cls.kind:
+        type_str = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        kwargs[name] = _parse_value(type_str, data[name], f"{prefix}{name}")
+    if issubclass(cls, MixerConfig) and kwargs.get("kind", cls.kind) != cls.kind:
         raise ConfigError(f"field '{prefix}kind': expected '{cls.kind}'")
     return cls(**kwargs)

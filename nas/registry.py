@@ -111,10 +111,10 @@ class Registry(Mapping[str, T], Generic[T]):
 
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
         """The entry of ``name``, or ``default`` when there is none (no error)."""
-        return self[name] if name in self._entries else default
+        return self[name] if name in self else default
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return isinstance(name, str) and name in self._entries
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._entries))

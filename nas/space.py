@@ -9,11 +9,13 @@ builder, so a stored trial's params replay to the same config (``config_from_par
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import itertools
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +24,8 @@ from typing import Any
 import yaml
 
 from nas.config import ArchConfig
-from nas.errors import ConfigError, SpaceError, UnknownNameError
-from nas.models.families import FAMILIES, build_family
+from nas.errors import ConfigError, SpaceError, UnknownNameError, UsageError
+from nas.models.families import FAMILIES, build_family, choice_problem
 from nas.resources import data_dir
 
 DEFAULT_SPACE = "hybrid-vit"
@@ -48,9 +50,16 @@ class Choice:
         return any(len(o) > 1 for o in self.options)
 
 
+RESOLUTION = "resolution"  # the choice a space with several deploy resolutions gives each family
+
+
 @dataclass(frozen=True)
 class SearchSpace:
-    """A named search space: deploy resolution, class count, and choices per family."""
+    """A named search space: deploy resolution, class count, and choices per family.
+
+    ``resolution`` is the deploy resolution, or the first of several: a space with a list of resolutions
+    searches over them as one more choice of every family (``<family>.resolution``).
+    """
 
     name: str
     description: str
@@ -80,9 +89,28 @@ class SearchSpace:
         for choice in self.families[family]:
             picked = [params[pname] for pname in choice.param_names(family)]
             values[choice.name] = picked if choice.per_stage else picked[0]
-        return build_family(family, values, name=f"{self.name}-{family}", resolution=self.resolution).replace(
-            num_classes=self.num_classes
-        )
+        resolution = values.pop(RESOLUTION, self.resolution)
+        return build_family(family, values, name=f"{self.name}-{family}", resolution=resolution,
+                            num_classes=self.num_classes)
+
+    @property
+    def resolutions(self) -> tuple[int, ...]:
+        """The deploy resolutions the space searches over (one, unless its YAML lists several)."""
+        for choices in self.families.values():
+            for choice in choices:
+                if choice.name == RESOLUTION:
+                    return tuple(choice.options[0])
+        return (self.resolution,)
+
+    def at_resolution(self, *resolutions: int) -> SearchSpace:
+        """This space deployed at ``resolutions`` instead (several: searched over, as a YAML list would be)."""
+        if not resolutions or any(not isinstance(r, int) or r <= 0 for r in resolutions):
+            raise ConfigError(f"resolutions must be positive integers, got {list(resolutions)}")
+        families = {fam: tuple(c for c in choices if c.name != RESOLUTION) + _resolution_choice(resolutions)
+                    for fam, choices in self.families.items()}
+        space = dataclasses.replace(self, resolution=resolutions[0], families=families)
+        _check_values(space, self.path)
+        return space
 
     def _missing_params(self, params: dict[str, Any]) -> list[str]:
         family = params.get("family")
@@ -108,6 +136,10 @@ class SearchSpace:
         }
         params: dict[str, Any] = {"family": p.family}
         for choice in self.families[p.family]:
+            if choice.name == RESOLUTION:  # the preset's own resolution when the space has it
+                own = p.config.resolution
+                params[choice.param_names(p.family)[0]] = own if own in choice.options[0] else self.resolution
+                continue
             value = p.choices.get(choice.name, defaults.get(choice.name))
             values = list(value) if choice.per_stage else [value]
             for pname, v, opts in zip(choice.param_names(p.family), values, choice.options):
@@ -164,10 +196,11 @@ class SearchSpace:
         for fam, choices in self.families.items():
             fams[fam] = {
                 c.name: ({"per_stage": [list(o) for o in c.options]} if c.per_stage else list(c.options[0]))
-                for c in choices
+                for c in choices if c.name != RESOLUTION
             }
         return {
             "name": self.name, "description": self.description, "resolution": self.resolution,
+            "resolutions": list(self.resolutions),
             "num_classes": self.num_classes, "families": fams, "size": self.size(),
             "presets": self.presets_in_space(), "path": str(self.path) if self.path else None,
         }
@@ -221,12 +254,18 @@ def parse_space(data: Any, *, path: Path | None = None) -> SearchSpace:
         if key not in allowed:
             raise _fail(path, str(key), f"unknown key; accepted: {', '.join(sorted(allowed))}")
     name = data.get("name") or (path.stem if path else "space")
+    for key, value in (("name", name), ("description", data.get("description", ""))):
+        if not isinstance(value, str):
+            raise _fail(path, key, f"must be a string, got {_show(value)}")
     resolution = data.get("resolution", 224)
-    if not isinstance(resolution, int) or resolution <= 0:
-        raise _fail(path, "resolution", f"must be a positive integer, got {resolution!r}")
+    resolutions = resolution if isinstance(resolution, list) else [resolution]
+    if not resolutions or any(not isinstance(r, int) or isinstance(r, bool) or r <= 0 for r in resolutions) \
+            or len(set(resolutions)) != len(resolutions):
+        raise _fail(path, "resolution", f"must be a positive integer or a list of distinct ones to search over, "
+                                        f"got {_show(resolution)}")
     num_classes = data.get("num_classes", 1000)
-    if not isinstance(num_classes, int) or num_classes <= 0:
-        raise _fail(path, "num_classes", f"must be a positive integer, got {num_classes!r}")
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes <= 0:
+        raise _fail(path, "num_classes", f"must be a positive integer, got {_show(num_classes)}")
     fams = data.get("families")
     if not isinstance(fams, dict) or not fams:
         raise _fail(path, "families", f"must map family names ({', '.join(FAMILIES)}) to their choices")
@@ -234,10 +273,31 @@ def parse_space(data: Any, *, path: Path | None = None) -> SearchSpace:
     for fam, spec in fams.items():
         if fam not in FAMILIES:
             raise _fail(path, f"families.{fam}", f"unknown family; accepted: {', '.join(FAMILIES)}")
-        families[fam] = _parse_family(fam, spec or {}, path)
-    space = SearchSpace(str(name), str(data.get("description", "")).strip(), resolution, num_classes, families, path)
+        families[fam] = _parse_family(fam, spec or {}, path) + _resolution_choice(resolutions)
+    space = SearchSpace(name, data.get("description", "").strip(), resolutions[0], num_classes, families, path)
     _check_values(space, path)
     return space
+
+
+def parse_resolutions(text: str) -> tuple[int, ...]:
+    """``--resolution 256`` or ``224,256`` (what `nas search` and `nas space show` accept).
+
+    Raises:
+        UsageError: not a comma-separated list of distinct positive integers.
+    """
+    try:
+        values = tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        values = ()
+    if not values or any(v <= 0 for v in values) or len(set(values)) != len(values):
+        raise UsageError(f"--resolution {text!r}: give a positive integer or a comma-separated list of them, such as "
+                         "256 or 224,256")
+    return values
+
+
+def _resolution_choice(resolutions: tuple[int, ...] | list[int]) -> tuple[Choice, ...]:
+    """The per-family choice of a space with several resolutions (none for one)."""
+    return (Choice(RESOLUTION, (tuple(resolutions),), per_stage=False),) if len(resolutions) > 1 else ()
 
 
 def _parse_family(fam: str, spec: Any, path: Path | None) -> tuple[Choice, ...]:
@@ -259,41 +319,72 @@ def _parse_family(fam: str, spec: Any, path: Path | None) -> tuple[Choice, ...]:
                 raise _fail(path, key, "per_stage is only for per-stage choices (depths, mixers)")
             if isinstance(default, tuple) and len(raw["per_stage"]) != len(default):
                 raise _fail(path, key, f"needs {len(default)} stages, got {len(raw['per_stage'])}")
-            options = tuple(_options(o, f"{key}.per_stage[{i}]", path) for i, o in enumerate(raw["per_stage"]))
+            options = tuple(_options(o, fam, cname, f"{key}.per_stage[{i}]", path)
+                            for i, o in enumerate(raw["per_stage"]))
             choices.append(Choice(cname, options, per_stage=True))
         else:
             if wants_tuple:
                 raise _fail(path, key, "a per-stage choice needs {per_stage: [[...], ...]}")
-            choices.append(Choice(cname, (_options(raw, key, path),), per_stage=False))
+            choices.append(Choice(cname, (_options(raw, fam, cname, key, path),), per_stage=False))
+    given = {c.name for c in choices}
+    for pname in accepted:
+        if params[pname].default is inspect.Parameter.empty and pname not in given:
+            raise _fail(path, f"families.{fam}", f"choice '{pname}' is missing (required: it has no default)")
     return tuple(choices)
 
 
-def _options(raw: Any, key: str, path: Path | None) -> tuple[Scalar, ...]:
+def _options(raw: Any, fam: str, choice: str, key: str, path: Path | None) -> tuple[Scalar, ...]:
     values = raw if isinstance(raw, list) else [raw]
     if not values:
         raise _fail(path, key, "needs at least one value")
     for v in values:
         if not isinstance(v, (bool, int, float, str)):
-            raise _fail(path, key, f"values must be numbers or strings, got {v!r}")
-    if len(set(values)) != len(values):
-        raise _fail(path, key, f"duplicate values in {values}")
+            raise _fail(path, key, f"values must be numbers or strings, got {_show(v)}")
+        problem = choice_problem(fam, choice, v)
+        if problem:
+            raise _fail(path, key, problem)
+    if len({_show(v) for v in values}) != len(values):
+        raise _fail(path, key, f"duplicate values in {_show(values)}")
     return tuple(values)
 
 
+def _show(value: Any) -> str:
+    """A value as the YAML/JSON reader wrote it (true, null, "text"), not as Python prints it."""
+    return json.dumps(value, default=str)
+
+
 def _check_values(space: SearchSpace, path: Path | None) -> None:
-    """Build each family with every single option in turn, so a bad value names its key."""
+    """Build each family from the first option of every choice, then with every single option in turn, so
+    a bad value names its key (and a problem of the space itself, such as its resolution, names that)."""
     for fam, choices in space.families.items():
         base = {c.name: [o[0] for o in c.options] if c.per_stage else c.options[0][0] for c in choices}
+        base.pop(RESOLUTION, None)
+        for resolution in space.resolutions:  # a resolution the networks cannot take is blamed on itself
+            try:
+                build_family(fam, base, name=space.name, resolution=resolution)
+            except ConfigError as exc:
+                field = re.match(r"field '([a-z_]+)", str(exc))
+                culprit = next((c for c in choices if field and c.name == field.group(1)), None)
+                if culprit and not culprit.per_stage:
+                    key, problem = f"families.{fam}.{culprit.name}", f"value {_show(base[culprit.name])} is invalid"
+                elif field and field.group(1) == "resolution":
+                    key, problem = "resolution", f"{resolution} does not fit family {fam}"
+                else:
+                    key, problem = f"families.{fam}", "its networks do not build"
+                raise _fail(path, key, f"{problem}: {exc}") from None
         for choice in choices:
             for stage, opts in enumerate(choice.options):
                 for v in opts:
-                    values = dict(base)
+                    values = {**base, RESOLUTION: space.resolution}
                     if choice.per_stage:
                         values[choice.name] = [*base[choice.name][:stage], v, *base[choice.name][stage + 1:]]
                     else:
                         values[choice.name] = v
+                    resolution = values.pop(RESOLUTION, space.resolution)
                     try:
-                        build_family(fam, values, name=space.name, resolution=space.resolution)
+                        build_family(fam, values, name=space.name, resolution=resolution)
                     except ConfigError as exc:
                         key = f"families.{fam}.{choice.name}" + (f".per_stage[{stage}]" if choice.per_stage else "")
-                        raise _fail(path, key, f"value {v!r} is invalid: {exc}") from None
+                        if choice.name == RESOLUTION:
+                            key = "resolution"
+                        raise _fail(path, key, f"value {_show(v)} is invalid: {exc}") from None

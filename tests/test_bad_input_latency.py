@@ -26,33 +26,22 @@ CSVS = {
     "empty.csv": "arch,latency_ms\n",
 }
 
+TIMINGS = ["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings"]
 CASES = [
     # timings CSVs (calibrate reads them; nothing is timed)
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/no-latency.csv"], 2, "no 'latency_ms' column (header: arch,ms)"),
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/unknown-arch.csv"], 2, "row 3 (no-such-net): arch 'no-such-net' is neither a preset"),
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/negative.csv"], 2, "row 2 (deit-tiny): latency_ms -1 must be a finite number of milliseconds > 0"),
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/zero.csv"], 2, "row 2 (deit-tiny): latency_ms 0 must be"),
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/not-a-number.csv"], 2, "row 3 (mobilevit-xxs): latency_ms '12ms' is not a number"),
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/infinite.csv"], 2, "row 2 (deit-tiny): latency_ms inf must be a finite number"),
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/two-networks.csv"], 2, "2 network(s) cannot fit"),
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/at-256.csv"], 2, "row 3 (mobilevit-xxs): table 'x86-2core-ort' lacks 11 of its block keys"),
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/bad-resolution.csv"], 2, "row 2 (deit-tiny): "),
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/coreml-timings.csv"], 2,
+    ([*TIMINGS, "{dir}/no-latency.csv"], 2, "no 'latency_ms' column (header: arch,ms)"),
+    ([*TIMINGS, "{dir}/unknown-arch.csv"], 2, "row 3 (no-such-net): arch 'no-such-net' is neither a preset"),
+    ([*TIMINGS, "{dir}/negative.csv"], 2, "row 2 (deit-tiny): latency_ms -1 must be a finite number of ms"),
+    ([*TIMINGS, "{dir}/zero.csv"], 2, "row 2 (deit-tiny): latency_ms 0 must be"),
+    ([*TIMINGS, "{dir}/not-a-number.csv"], 2, "row 3 (mobilevit-xxs): latency_ms '12ms' is not a number"),
+    ([*TIMINGS, "{dir}/infinite.csv"], 2, "row 2 (deit-tiny): latency_ms inf must be a finite number"),
+    ([*TIMINGS, "{dir}/two-networks.csv"], 2, "2 network(s) cannot fit"),
+    ([*TIMINGS, "{dir}/at-256.csv"], 2, "row 3 (mobilevit-xxs): table 'x86-2core-ort' lacks 11 of its block keys"),
+    ([*TIMINGS, "{dir}/bad-resolution.csv"], 2, "row 2 (deit-tiny): field 'resolution': 225 is not divisible"),
+    ([*TIMINGS, "{dir}/coreml-timings.csv"], 2,
      "row 2 (deit-tiny): timed with runtime 'coreml', but base table 'x86-2core-ort' is onnxruntime"),
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/empty.csv"], 2, "no timings"),
-    (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings",
-      "{dir}/missing.csv"], 2, "cannot read"),
+    ([*TIMINGS, "{dir}/empty.csv"], 2, "no timings"),
+    ([*TIMINGS, "{dir}/missing.csv"], 2, "cannot read"),
     # calibrate settings
     (["latency", "calibrate", "--device", "iphone12", "--as", "t", "--tables", "{dir}"], 2,
      "base table 'iphone12' is a coreml table, which cannot be timed on this machine"),
@@ -72,6 +61,15 @@ CASES = [
     (["latency", "predict", "deit-tiny", "--device", "partial", "--tables", "{dir}"], 1,
      "is incomplete: it lacks 1,135 of the 1,320 block keys of space 'hybrid-vit'"),
     (["latency", "measure", "deit-tiny", "no-such-net"], 2, "unknown preset 'no-such-net'"),
+    # measured tables stay strict and name the command that measures only what is missing (issue 14)
+    (["latency", "predict", "mobilevit-s", "--device", "x86-2core-ort"], 1,
+     "--space hybrid-vit --resolution 256 --only-missing"),
+    (["profile", "--device", "iphone12", "--space", "hybrid-vit", "--resolution", "256", "--only-missing"], 1,
+     "table 'iphone12' is estimated: its cost model prices missing keys itself"),
+    (["tables", "fit", "--device", "x86-2core-ort", "--space", "hybrid-vit", "--resolution", "256"], 2,
+     "carries no cost model"),
+    (["tables", "fit", "--device", "iphone12", "--resolution", "256", "--out", "x.json"], 2,
+     "--out applies to a refit"),
 ]
 
 

@@ -7,23 +7,24 @@ import torch
 from cli_cases import assert_one_line_error, run_cli
 
 ARCH = "mobilevit-xxs"
+TRAIN = ["proxy", ARCH, "--proxy", "train"]
 SEARCH = ["search", "--device", "iphone12", "--budget", "5ms"]
 
 CASES = [
-    (["proxy", ARCH, "--epochs", "-1"], 2, "--epochs must be > 0, got -1"),
-    (["proxy", ARCH, "--epochs", "0"], 2, "--epochs must be > 0"),
-    (["proxy", ARCH, "--epochs", "1", "--steps", "3"], 2, "give --epochs or --steps, not both"),
-    (["proxy", ARCH, "--resolution", "0"], 2, "option resolution must be > 0, got 0"),
-    (["proxy", ARCH, "--steps", "-3"], 2, "option steps must be > 0, got -3"),
-    (["proxy", ARCH, "--steps", "0"], 2, "option steps must be > 0"),
-    (["proxy", ARCH, "--steps", "abc"], 2, "'abc' is not a valid integer"),
-    (["proxy", ARCH, "--proxy-opt", "nosuch=1"], 2, "has no option nosuch; accepted: resolution, threads, steps"),
-    (["proxy", ARCH, "--proxy-opt", "steps=abc"], 2, "option steps must be an integer, got 'abc'"),
-    (["proxy", ARCH, "--proxy-opt", "steps=2.5"], 2, "option steps must be an integer, got 2.5"),
-    (["proxy", ARCH, "--proxy-opt", "steps=true"], 2, "option steps must be an integer"),
+    ([*TRAIN, "--epochs", "-1"], 2, "--epochs must be > 0, got -1"),
+    ([*TRAIN, "--epochs", "0"], 2, "--epochs must be > 0"),
+    ([*TRAIN, "--epochs", "1", "--steps", "3"], 2, "give --epochs or --steps, not both"),
+    ([*TRAIN, "--resolution", "0"], 2, "option resolution must be > 0, got 0"),
+    ([*TRAIN, "--steps", "-3"], 2, "option steps must be > 0, got -3"),
+    ([*TRAIN, "--steps", "0"], 2, "option steps must be > 0"),
+    ([*TRAIN, "--steps", "abc"], 2, "'abc' is not a valid integer"),
+    ([*TRAIN, "--proxy-opt", "nosuch=1"], 2, "has no option nosuch; accepted: resolution, threads, steps"),
+    ([*TRAIN, "--proxy-opt", "steps=abc"], 2, "option steps must be an integer, got 'abc'"),
+    ([*TRAIN, "--proxy-opt", "steps=2.5"], 2, "option steps must be an integer, got 2.5"),
+    ([*TRAIN, "--proxy-opt", "steps=true"], 2, "option steps must be an integer"),
     (["proxy", ARCH, "--proxy-opt", "steps"], 2, "is not KEY=VALUE"),
-    (["proxy", ARCH, "--proxy-opt", "lr=-1"], 2, "option lr must be > 0"),
-    (["proxy", ARCH, "--proxy-opt", "label_smoothing=1.5"], 2, "option label_smoothing must be <= 0.99"),
+    ([*TRAIN, "--proxy-opt", "lr=-1"], 2, "option lr must be > 0"),
+    ([*TRAIN, "--proxy-opt", "label_smoothing=1.5"], 2, "option label_smoothing must be <= 0.99"),
     (["proxy", ARCH, "--proxy", "sotl", "--proxy-opt", "window=0"], 2, "option window must be > 0"),
     (["proxy", ARCH, "--proxy", "zico", "--proxy-opt", "num_batches=1"], 2, "option num_batches must be >= 2"),
     (["proxy", ARCH, "--proxy", "naswot", "--steps", "3"], 2, "apply to training proxies, not 'naswot'"),
@@ -32,9 +33,12 @@ CASES = [
     (["proxy", ARCH, "--data", "folder:/no/such/folder"], 2, "no such folder"),
     (["proxy", ARCH, "--data", "cifar10"], 2, "needs a folder"),
     (["proxy", ARCH, "--data", "imagenet:/x"], 2, "unknown dataset kind 'imagenet'"),
-    ([*SEARCH, "--proxy-opt", "nosuch=1"], 2, "proxy 'train' has no option nosuch; accepted:"),
-    ([*SEARCH, "--proxy-opt", "steps=-3"], 2, "option steps must be > 0, got -3"),
-    ([*SEARCH, "--proxy-opt", "steps=abc"], 2, "option steps must be an integer"),
+    (["proxy", ARCH, "--steps", "3"], 2, "apply to training proxies, not 'naswot+params'"),
+    (["proxy", ARCH, "--proxy-opt", "steps=3"], 2, "proxy 'naswot+params' has no option steps; accepted:"),
+    (["proxy", ARCH, "--proxy-opt", "weight=-1"], 2, "option weight must be >= 0, got -1"),
+    ([*SEARCH, "--proxy-opt", "nosuch=1"], 2, "has no option nosuch; accepted:"),
+    ([*SEARCH, "--proxy", "train", "--proxy-opt", "steps=-3"], 2, "option steps must be > 0, got -3"),
+    ([*SEARCH, "--proxy", "train", "--proxy-opt", "steps=abc"], 2, "option steps must be an integer"),
 ]
 if not torch.cuda.is_available():
     CASES.append((["proxy", ARCH, "--train-device", "cuda"], 2, "'cuda' is not available here; available: cpu"))

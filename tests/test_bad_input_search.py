@@ -46,8 +46,8 @@ SEARCH_CASES = [
     (["--budget", "0.4ms", "--worker", "-1"], 2, "--worker must be 0 or more"),
     (["--budget", "0.4ms", "--workers", "0"], 2, "--workers must be at least 1"),
     (["--budget", "0.4ms", "--trials", "0"], 2, "--trials must be at least 1"),
-    (["--budget", "0.4ms", "--proxy-opt", "steps=abc"], 2, "proxy 'train' option steps"),
-    (["--budget", "0.4ms", "--proxy-opt", "steps=-3"], 2, "proxy 'train' option steps"),
+    (["--budget", "0.4ms", "--proxy", "train", "--proxy-opt", "steps=abc"], 2, "proxy 'train' option steps"),
+    (["--budget", "0.4ms", "--proxy", "train", "--proxy-opt", "steps=-3"], 2, "proxy 'train' option steps"),
     (["--budget", "0.4ms", "--train-device", "tpu"], 2, "unknown train device 'tpu'"),
     (["--budget", "0.4ms", "--data", "cifar10:/no/such/folder"], 2, "no such folder"),
 ]
@@ -130,8 +130,8 @@ def test_export_suffix_must_match_the_format(tmp_path: Path) -> None:
 
 def test_nothing_scored_exits_1(tiny, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    result = run_cli(_search(tiny, out, "--budget", "0.4ms", "--trials", "1", "--proxy-opt", "steps=2",
-                             "--proxy-opt", "lr=1e12"))
+    result = run_cli(_search(tiny, out, "--budget", "0.4ms", "--trials", "1", "--proxy", "train",
+                             "--proxy-opt", "steps=2", "--proxy-opt", "lr=1e12"))
     assert_one_line_error(result, 1, "nothing was scored")
     assert load_run(out).counts().failed >= 10  # every failure is in the run folder, with its reason
 

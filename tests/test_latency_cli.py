@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -109,3 +110,34 @@ def test_calibrate_by_timing_here_then_check(setup):
     check = run_json(["latency", "check", "--device", "tiny-here", "--tables", str(tables), "--json"])
     assert len(check["networks"]) == 3 and all(r["ratio"] > 0 for r in check["networks"])
     assert isinstance(check["holds"], bool) and check["device"] in check["verdict"]
+
+
+def test_a_measured_table_refuses_a_missing_key_then_measures_only_those(setup, tmp_path, monkeypatch):
+    import shutil
+
+    from cli_cases import assert_one_line_error, run_cli
+
+    root, shared = setup
+    monkeypatch.chdir(tmp_path)  # short relative paths, as a user types them
+    shutil.copytree(shared, "tables")
+    shutil.copy(root / "tiny.yaml", "tiny.yaml")
+    before = json.loads(Path("tables/tiny-ort.json").read_text())["entries"]
+    Path("arch96.json").write_text(json.dumps(json.loads((root / "arch.json").read_text()) | {"resolution": 96}))
+    predict = ["latency", "predict", "arch96.json", "--device", "tiny-ort", "--tables", "tables"]
+    assert_one_line_error(run_cli(predict), 1, "nas profile --device tiny-ort --runtime onnxruntime --threads 1 "
+                                               f"--tables tables --space {root / 'tiny.yaml'} --resolution 96 "
+                                               "--only-missing")  # the space the table was profiled from
+    only_missing = ["profile", "--device", "tiny-ort", "--tables", "tables", "--space", "tiny.yaml", "--resolution",
+                    "96", "--only-missing"]
+    result = run_cli(only_missing)
+    assert result.code == 0, result.stderr
+    after = json.loads(Path("tables/tiny-ort.json").read_text())
+    new = set(after["entries"]) - set(before)
+    # each new key was timed (raw_ms > 0); its price is the time less the per-call overhead, never negative
+    assert new and all(after["entries"][k]["raw_ms"] > 0 and after["entries"][k]["ms"] >= 0 for k in new)
+    assert all(after["entries"][k] == before[k] for k in before)  # what was measured stays as it was
+    assert after["provenance"]["extensions"][-1]["resolution"] == 96
+    out = json.loads(run_cli([*predict, "--json"]).stdout)
+    assert out["latency_ms"] > 0 and out["on_demand_blocks"] == 0
+    again = run_cli(only_missing)
+    assert again.code == 0 and "0 keys measured" in again.stdout

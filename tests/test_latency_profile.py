@@ -10,12 +10,11 @@ import pytest
 
 from nas import testing
 from nas.convert import INPUT_NAME
-from nas.latency.backends import BACKENDS, BackendError, TimingPolicy, get_backend
+from nas.latency.backends import TimingPolicy, get_backend
 from nas.latency.host import host_fingerprint
 from nas.latency.predict import predict_latency
 from nas.latency.profile import ProfileError, export_blocks, import_csv, profile_space
 from nas.latency.table import read_table
-from nas.models.builder import build_block, example_input
 from nas.space_members import block_specs
 
 FAST = TimingPolicy(warmup_runs=1, warmup_s=0.0, min_runs=3, max_runs=20, budget_s=0.005)
@@ -73,29 +72,6 @@ def test_interrupted_profile_keeps_partial_table_and_resumes(tiny_space, tmp_pat
 def test_resume_refuses_a_table_made_with_other_settings(tiny_space, tiny_table):
     with pytest.raises(ProfileError, match="threads=1"):
         profile_space(tiny_space, device="tiny-ort", path=tiny_table.path, threads=2, policy=FAST)
-
-
-@pytest.mark.parametrize("name", list(BACKENDS))
-def test_backend_contract(name):
-    backend = get_backend(name)
-    assert backend.name == name and backend.runtime_version()
-    spec = space_specs_cache()[0]
-    module, x = build_block(spec).eval(), example_input(spec)
-    if not backend.can_time:
-        with pytest.raises(BackendError, match="--export"):
-            backend.compile(module, x)
-        return
-    run = backend.compile(module, x, threads=1)
-    run()
-    timing = backend.measure(module, x, policy=FAST)
-    assert timing.runs >= FAST.min_runs and 0 < timing.p25_ms <= timing.median_ms <= timing.p75_ms
-
-
-def space_specs_cache():
-    from nas.models.plan import plan
-    from nas.models.presets import get_preset
-
-    return [s for s in plan(get_preset("deit-tiny"), resolution=64) if s.kind == "mhsa"]
 
 
 def test_coreml_export_of_a_few_blocks_and_csv_import(tiny_space, tmp_path):

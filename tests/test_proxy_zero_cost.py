@@ -98,3 +98,17 @@ def test_zico_matches_the_papers_formula_on_two_batches(tiny, digits):
     term = math.log(float((g.abs().mean(0) / g.std(0, unbiased=False)).sum()))
     assert math.isfinite(total) and term < total  # one positive term of a larger sum
     assert term > 0
+
+
+def test_naswot_params_adds_log_deployed_params_to_weighted_naswot(tiny, digits):
+    """The capacity-aware default: log10(params of the deployed network, M) + weight x NASWOT, same batch."""
+    from nas.models.builder import build_model
+    from nas.models.stats import count_params
+
+    combo = get_proxy("naswot+params", batch_size=16, weight=0.01).evaluate(tiny, digits, seed=3)
+    naswot = NaswotProxy(batch_size=16).evaluate(tiny, digits, seed=3).score
+    deployed = count_params(build_model(tiny))  # 1000 classes at 224 px, not the proxy's 10-class network
+    assert combo.ok and combo.kind == "score" and combo.details["naswot"] == naswot
+    assert combo.details["deployed_params"] == deployed != combo.details["params"]
+    assert combo.score == pytest.approx(math.log10(deployed / 1e6) + 0.01 * naswot, rel=1e-12)
+    assert get_proxy("naswot+params").options["weight"] > 0

@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "space": ("nas.cli.arch", "space", "Inspect a search space."),
     "arch": ("nas.cli.arch", "arch", "Inspect an architecture (preset or config JSON)."),
     "devices": ("nas.cli.latency", "devices", "List the latency tables found, with provenance."),
-    "latency": ("nas.cli.latency", "latency", "Predict, measure and validate network latency."),
+    "latency": ("nas.cli.latency", "latency", "Predict, measure, check, calibrate and validate network latency."),
     "profile": ("nas.cli.latency", "profile", "Measure a latency table for this machine (or export blocks)."),
     "tables": ("nas.cli.tables", "tables", "Fit estimated tables (iPhone 12) from published latencies."),
     "proxy": ("nas.cli.proxy", "proxy", "Score an architecture with a proxy of its accuracy."),

@@ -36,15 +36,19 @@ def presets(as_json: bool) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def spaces(as_json: bool) -> None:
-    """List the search spaces found."""
-    from nas.space import list_spaces, load_space
+@click.option("--resolution", default=None, help="Deploy resolution(s) instead of each space's: 256 or 224,256.")
+def spaces(as_json: bool, resolution: str | None) -> None:
+    """List the search spaces found (at --resolution: their sizes there)."""
+    from nas.space import list_spaces, load_space, parse_resolutions
 
     rows = []
     for name, path in list_spaces().items():
         space = load_space(path)
+        if resolution:
+            space = space.at_resolution(*parse_resolutions(resolution))
         rows.append({"name": name, "path": str(path), "families": list(space.families), "size": space.size(),
-                     "resolution": space.resolution, "description": space.description})
+                     "resolution": space.resolution, "resolutions": list(space.resolutions),
+                     "description": space.description})
     if as_json:
         emit_json({"spaces": rows})
         return
@@ -52,7 +56,8 @@ def spaces(as_json: bool) -> None:
     for col in ("name", "families", "architectures", "resolution", "path"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], ", ".join(r["families"]), f"{r['size']:,}", str(r["resolution"]), r["path"])
+        table.add_row(r["name"], ", ".join(r["families"]), f"{r['size']:,}", ", ".join(map(str, r["resolutions"])),
+                      r["path"])
     stdout.print(table)
 
 
@@ -63,18 +68,22 @@ def space() -> None:
 
 @space.command("show")
 @click.argument("name", default=DEFAULT_SPACE)
+@click.option("--resolution", default=None, help="Deploy resolution(s) instead of the space's: 256 or 224,256.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def space_show(name: str, as_json: bool) -> None:
+def space_show(name: str, resolution: str | None, as_json: bool) -> None:
     """Show the choices of space NAME (a shipped name or a YAML path)."""
-    from nas.space import load_space
+    from nas.space import load_space, parse_resolutions
 
     sp = load_space(name)
+    if resolution:
+        sp = sp.at_resolution(*parse_resolutions(resolution))
     info = sp.to_dict()
     if as_json:
         emit_json(info)
         return
     stdout.print(f"[bold]{sp.name}[/bold]: {sp.description}")
-    stdout.print(f"deploy resolution {sp.resolution}, {sp.size():,} architectures, presets: "
+    at = ", ".join(map(str, sp.resolutions)) + (" (searched over)" if len(sp.resolutions) > 1 else "")
+    stdout.print(f"deploy resolution {at}, {sp.size():,} architectures, presets: "
                  f"{', '.join(info['presets']) or 'none'}")
     for fam, choices in info["families"].items():
         table = Table(title=f"family {fam}", title_justify="left")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import click
 
 from nas.cli.common import emit_json, load_arch, stderr, stdout
+from nas.errors import NasError
 from nas.latency.backends import BACKENDS
 from nas.space import DEFAULT_SPACE
 
@@ -33,6 +35,7 @@ def __getattr__(name: str) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def devices(tables_dir: Path | None, as_json: bool) -> None:
     """List every latency table found, with method, runtime, entries, provenance and whether it fits here."""
+    from nas.latency.extend import added_summary
     from nas.latency.host import host_notice, host_status
     from nas.latency.table import TableError, find_tables, read_table
 
@@ -43,7 +46,8 @@ def devices(tables_dir: Path | None, as_json: bool) -> None:
         except TableError as exc:
             rows.append({"device": name, "path": str(path), "error": str(exc)})
             continue
-        rows.append({**table.summary(), "host_status": host_status(table), "host_notice": host_notice(table)})
+        rows.append({**table.summary(), "host_status": host_status(table), "host_notice": host_notice(table),
+                     "added": added_summary(table)})
     if as_json:
         emit_json({"devices": rows})
         return
@@ -57,6 +61,8 @@ def devices(tables_dir: Path | None, as_json: bool) -> None:
             out.add_row(r["device"], "[red]invalid[/red]", "", "", "")
             continue
         entries = f"{r['entries']:,}"
+        if r["added"] and r["added"]["entries"]:
+            entries += f" +{r['added']['entries']:,} priced"
         if not r["complete"]:
             entries = f"[yellow]{r['entries']:,}/{r['keys_total'] or '?':,} incomplete[/yellow]"
         here = {"same": "same host", "differs": "[yellow]other host[/yellow]",
@@ -74,6 +80,12 @@ def devices(tables_dir: Path | None, as_json: bool) -> None:
                     f"{_short(r['host'] or r['source'], 40)}{fit})")
         stdout.print(f"{r['device']}: {r['path']}{made}", highlight=False, soft_wrap=True)
     for r in rows:
+        if r.get("added") and r["added"]["entries"]:
+            origins = ", ".join(f"{origin}: {n:,}" for origin, n in r["added"]["origins"].items())
+            stdout.print(f"{r['device']}: +{r['added']['entries']:,} entries priced by its cost model "
+                         f"({r['added']['model']}; {origins}), not in its file: {r['added']['path']}",
+                         highlight=False, soft_wrap=True)
+    for r in rows:
         if r.get("error"):
             stdout.print(f"[red]{r['error']}[/red]", highlight=False, soft_wrap=True)
         elif r["host_notice"]:
@@ -87,7 +99,7 @@ def _short(text: Any, width: int = 24) -> str:
 # ----------------------------------------------------------------------------- latency
 @click.group("latency")
 def latency() -> None:
-    """Predict, measure and validate network latency."""
+    """Predict, measure, check, calibrate and validate network latency."""
 
 
 @latency.command("predict")
@@ -101,21 +113,44 @@ def predict(arch: str, device: str, resolution: int | None, tables_dir: Path | N
     """Predicted latency of ARCH (preset name or config JSON) on DEVICE, with per-block breakdown."""
     from nas.latency.predict import predict_latency
     from nas.latency.table import load_table
+    from nas.models.presets import PRESETS
 
     table = load_table(device, tables_dir)
     cfg = load_arch(arch)
+    own = cfg.resolution
     pred = predict_latency(cfg.replace(resolution=resolution) if resolution else cfg, table)
+    at = resolution or own
+    note = None
+    if at != own:
+        note = f"{arch} is priced at {at} px, not at its own {own} px"
+    elif at != table.resolution:
+        where = " (where searches of its space price the presets)" if arch in PRESETS else ""
+        try:
+            there = predict_latency(cfg.replace(resolution=table.resolution), table, extend=False).total_ms
+            note = (f"{arch} is priced at its own {own} px; at the table's {table.resolution} px{where} it is "
+                    f"{there:.2f} ms: --resolution {table.resolution}")
+        except NasError:
+            note = f"{arch} is priced at its own {own} px; the table is at {table.resolution} px{where}"
     if as_json:
-        emit_json(pred.to_dict())
+        emit_json({**pred.to_dict(), "resolution": at, "arch_resolution": own, "note": note})
         return
     from rich.table import Table
 
-    out = Table("#", "kind", "ms", "key", title=f"{arch} on {device}")
+    added = set(pred.on_demand)
+    out = Table("#", "kind", "ms", "key", title=f"{arch} on {device} at {at} px")
     for i, (key, kind, ms) in enumerate(pred.per_block):
-        out.add_row(str(i), kind, f"{ms:.3f}", key)
+        out.add_row(str(i), kind + (" *" if key in added else ""), f"{ms:.3f}", key)
     out.add_row("", "overhead", f"{pred.overhead_ms:.3f}", "per network")
     stdout.print(out)
     stdout.print(f"[bold]{pred.total_ms:.2f} ms[/bold] ({pred.method}, {table.runtime}, table {table.hash})")
+    if pred.on_demand:
+        from nas.latency.extend import added_path
+
+        stdout.print(f"* {len(pred.on_demand)} of {len(pred.per_block)} blocks are not in the table's file: priced "
+                     f"by its cost model ({pred.cost_model}), kept in {added_path(table)}", highlight=False,
+                     soft_wrap=True)
+    if note:
+        stdout.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 @latency.command("measure")
@@ -211,7 +246,8 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
     if timings_path is not None:
         timings = cal.read_timings(timings_path, base=base)
         source = f"timings CSV {timings_path} ({len(timings)} networks timed on the target)"
-        fingerprint, version = None, None
+        versions = {t.runtime_version for t in timings if t.runtime_version}
+        fingerprint, version = None, versions.pop() if len(versions) == 1 else None
     else:
         from nas.latency.validate import table_space
 
@@ -326,10 +362,16 @@ class _progress_lines:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Export only the first N blocks.")
 @click.option("--calibration-networks", type=click.IntRange(min=0), default=12, show_default=True,
               help="Random members measured end to end (beside the space's presets) to fit the residual.")
+@click.option("--resolution", type=click.IntRange(min=1), default=None,
+              help="Plan the space's blocks at this resolution (default: the space's).")
+@click.option("--only-missing", is_flag=True,
+              help="Measure only the keys of the space (at --resolution) that table DEVICE lacks, into that table "
+                   "(a table found elsewhere is copied to your table folder first).")
 @TABLES_OPTION
 @click.pass_context
 def profile(ctx: click.Context, device: str | None, runtime: str, space_name: str, threads: int, budget_s: float,
-            export_dir: Path | None, limit: int | None, calibration_networks: int, tables_dir: Path | None) -> None:
+            export_dir: Path | None, limit: int | None, calibration_networks: int, resolution: int | None,
+            only_missing: bool, tables_dir: Path | None) -> None:
     """Measure a latency table for this machine (every block key of a space), or export the blocks."""
     if ctx.invoked_subcommand is not None:
         return
@@ -338,13 +380,23 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
     from nas.space import load_space
 
     space = load_space(space_name)
+    existing = None
+    if only_missing:
+        from nas.latency.table import load_table
+
+        existing = load_table(device, tables_dir)
     if export_dir is not None:
         from nas.latency.profile import export_blocks
 
+        runtime = existing.runtime if existing else runtime
         manifest = export_blocks(space, runtime=runtime, out_dir=export_dir, device=device, limit=limit,
+                                 resolution=resolution, skip=existing.entries if existing else (),
                                  progress=lambda msg: stderr.print(msg, highlight=False))
         stdout.print(f"wrote {len(manifest['blocks'])} blocks and {export_dir / 'manifest.json'}; time them on "
                      f"the device, then: nas profile import CSV --device {device} --runtime {runtime}")
+        return
+    if existing is not None:
+        _profile_missing(existing, space, resolution, tables_dir)
         return
     from nas.latency.backends import TimingPolicy, get_backend
     from nas.latency.profile import profile_space
@@ -354,7 +406,10 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
         raise click.UsageError(f"runtime '{runtime}' cannot time on this machine; use --export DIR")
     path = Path(tables_dir or user_tables_dir()) / f"{device}.json"
     policy = TimingPolicy(budget_s=budget_s, clock="thread" if threads == 1 else "wall")
-    stderr.print(f"profiling space '{space.name}' on {runtime} ({threads} thread(s)) into {path}")
+    if resolution:
+        space = dataclasses.replace(space, resolution=resolution)
+    stderr.print(f"profiling space '{space.name}' at {space.resolution} px on {runtime} ({threads} thread(s)) "
+                 f"into {path}")
     started = time.perf_counter()
     with _ProfileProgress() as progress:
         table = profile_space(space, device=device, path=path, runtime=runtime, threads=threads, policy=policy,
@@ -363,6 +418,23 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
     stdout.print(f"wrote {path}: {len(table.entries)} entries in {time.perf_counter() - started:.0f} s "
                  f"(block timing {table.provenance.get('profile_seconds')} s); calibration networks: MAPE "
                  f"{cal.get('mape_before')}% as plain sums, {cal.get('mape_loo')}% leave-one-out after the fit")
+
+
+def _profile_missing(table: Any, space: Any, resolution: int | None, tables_dir: Path | None) -> None:
+    """`nas profile --only-missing`: the keys of ``space`` at ``resolution`` that ``table`` lacks, timed here."""
+    from nas.latency.profile import profile_missing
+    from nas.latency.table import user_tables_dir
+
+    path = Path(tables_dir or user_tables_dir()) / f"{table.device}.json"
+    copy = "" if table.path == path else f" (a copy of {table.path}, which it takes precedence over)"
+    at = resolution or space.resolution
+    stderr.print(f"measuring the keys of space '{space.name}' at {at} px that '{table.device}' lacks, into {path}"
+                 f"{copy}", highlight=False)
+    started = time.perf_counter()
+    with _ProfileProgress() as progress:
+        table, measured = profile_missing(table, space, resolution=at, path=path, progress=progress)
+    stdout.print(f"wrote {path}: {measured} keys measured in {time.perf_counter() - started:.0f} s, "
+                 f"{len(table.entries):,} entries", highlight=False)
 
 
 class _ProfileProgress:

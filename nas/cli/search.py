@@ -46,6 +46,8 @@ class _Signals:
 @click.option("--device", help="Latency table to price candidates with (see `nas devices`).")
 @click.option("--budget", help="Latency budget: 5ms, 5 ms, 500us or 0.005s.")
 @click.option("--space", default=None, help="Search space name or YAML path  [default: hybrid-vit]")
+@click.option("--resolution", default=None,
+              help="Deploy resolution instead of the space's, or several to search over: 256 or 224,256")
 @click.option("--trials", type=int, default=None,
               help="Candidates to score within the budget (proposals over budget or already scored cost a lookup "
                    "and are not counted)  [default: 40 with a training proxy, 300 with a training-free one]")
@@ -89,10 +91,12 @@ def search(**opts: Any) -> None:
     from nas.cli.progress import Progress
     from nas.proxy import parse_option_pairs
     from nas.search import SearchSettings, parse_budget, parse_duration, run_search
+    from nas.space import parse_resolutions
 
     settings = SearchSettings(
         device=opts["device"], budget_ms=parse_budget(opts["budget"]) if opts["budget"] else None,
-        space=opts["space"], trials=opts["trials"], timeout_s=parse_duration(opts["timeout"]), proxy=opts["proxy"],
+        space=opts["space"], resolutions=parse_resolutions(opts["resolution"]) if opts["resolution"] else None,
+        trials=opts["trials"], timeout_s=parse_duration(opts["timeout"]), proxy=opts["proxy"],
         proxy_options=parse_option_pairs(opts["proxy_opt"]) or None, data=opts["data"], sampler=opts["sampler"],
         seed=opts["seed"], storage=opts["storage"], study=opts["study"], out=opts["out"], resume=opts["resume"],
         tables_dir=opts["tables_dir"], worker_index=opts["worker_index"], workers=opts["workers"],

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas.config import ArchConfig
+from nas.config import CONFIG_FORMAT, CONFIG_SCHEMA, ArchConfig
 from nas.convert import (
     COREML_TARGET,
     INPUT_NAME,
@@ -221,7 +221,7 @@ def _export_json(ctx: ExportContext, tmp: Path) -> None:
     cfg = ctx.cfg
     params = count_params(ctx.model)
     macs = count_macs(ctx.model, tuple(ctx.example.shape))
-    doc = {"format": "nas-arch", "schema": 1, "arch": cfg.to_dict(), "resolution": cfg.resolution,
+    doc = {"format": CONFIG_FORMAT, "schema": CONFIG_SCHEMA, "arch": cfg.to_dict(), "resolution": cfg.resolution,
            "params": params, "macs": macs, **ctx.info}
     tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     reloaded = ArchConfig.load(tmp)

@@ -9,15 +9,15 @@ up on the new target, from K whole networks timed there:
 in two steps, both with the profiler's own fit (:func:`nas.latency.profile.fit_kind_scales`: relative least
 squares, ridge toward the prior, its strength by leave-one-out): first one overall scale and ``c0``; then a
 scale per block kind present in the networks, pulled toward the overall scale (a kind absent from every
-network keeps it). The data can only pin down the kinds that carry a large part of some network's time (at
-least :data:`SIGNIFICANT_SHARE`); the ridge holds the others near the overall scale. So K networks may fit at
-most K - 1 such kinds (the fit also has the per-network constant): fewer networks are refused. The
-leave-one-out error repeats both steps without each network in turn and predicts it.
+network keeps it). The data pin down the kinds that carry the largest share of some timed network's time
+(:func:`dominant_kinds`); the ridge holds the others near the overall scale. So K networks may fit at most
+K - 1 such kinds (the fit also has the per-network constant): fewer networks are refused. The leave-one-out
+error repeats both steps without each network in turn and predicts it.
 
 The networks come from the target (``--timings FILE.csv``, e.g. an iPhone's Xcode performance reports of
 exported models) or are measured here with the base table's runtime, threads and clock
-(:func:`choose_networks`: the network with the largest share of each block kind, then the spread of the
-latency range, among the space's presets and seeded samples). The result is a new table, ``method:
+(:func:`choose_networks`: for each kind that dominates some network, the network where it weighs most, then
+the spread of the latency range, among the space's presets and seeded samples). The result is a new table, ``method:
 calibrated``, whose provenance names the base table and its hash, the networks and their timings, the
 scales and the leave-one-out error. The base table is never written.
 """
@@ -37,7 +37,6 @@ from nas.errors import ConfigError, NasError, UsageError
 from nas.latency.table import LatencyTable, MissingKeysError
 
 DEFAULT_NETWORKS = 10
-SIGNIFICANT_SHARE = 0.20  # a kind is fitted when it carries this share of some calibration network's time
 CANDIDATE_SAMPLES = 200  # seeded members of the space the measured networks are chosen from (beside presets)
 CHOICE_SEED = 20_251_203  # its own seed: never the validation samples' (seed 0..)
 TIMINGS_COLUMNS = ("arch", "latency_ms")
@@ -56,6 +55,7 @@ class NetworkTiming:
     latency_ms: float
     rows: tuple[int, ...] = ()
     where: str = ""  # "FILE, row N (arch)" for a network read from a timings CSV
+    runtime_version: str = ""  # as the CSV says (nas latency measure --csv writes it)
 
 
 @dataclass
@@ -65,7 +65,7 @@ class CalibrationFit:
     scales: dict[str, float]  # every kind of the base table -> factor on its entries
     c0_ms: float  # the new per-network overhead
     overall_scale: float
-    fitted_kinds: list[str]  # kinds carrying >= SIGNIFICANT_SHARE of some network: the ones the data pins down
+    fitted_kinds: list[str]  # the kinds that dominate some network (dominant_kinds): the ones the data pins down
     ridge: float | None
     networks: list[dict[str, Any]] = field(default_factory=list)  # name, measured, base, fitted, loo ms
     mape_base: float = 0.0  # the base table as it is
@@ -78,8 +78,8 @@ class CalibrationFit:
         return {
             "model": "measured_ms = c0 + sum_kind scale[kind] * base_ms[kind]; overall scale and c0 first, then "
                      "a scale per kind present in the networks, ridge toward the overall scale (relative least "
-                     f"squares, strength by leave-one-out); fitted_kinds carry >= {SIGNIFICANT_SHARE:.0%} of some "
-                     "network",
+                     "squares, strength by leave-one-out); fitted_kinds: the kinds that carry the largest share of "
+                     "some network",
             "scales": self.scales, "c0_ms": self.c0_ms, "overall_scale": self.overall_scale,
             "fitted_kinds": self.fitted_kinds, "ridge": self.ridge, "mape_base": self.mape_base,
             "mape_fit": self.mape_fit, "mape_loo": self.mape_loo, "max_ape_loo": self.max_ape_loo,
@@ -112,6 +112,7 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
         raise CalibrationError(f"{path}: no {' or '.join(repr(c) for c in missing)} column (header: "
                                f"{','.join(header) or 'none'}); a timings CSV has the columns arch,latency_ms")
     by_arch: dict[tuple[str, str], tuple[ArchConfig, list[float], list[int], str]] = {}
+    versions: dict[tuple[str, str], str] = {}
     for number, raw in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
         arch, value, resolution = row["arch"], row["latency_ms"], row.get("resolution", "")
@@ -123,18 +124,19 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
         try:
             ms = float(value)
         except ValueError:
-            raise CalibrationError(f"{where}: latency_ms {value!r} is not a number (milliseconds > 0)") from None
+            raise CalibrationError(f"{where}: latency_ms {value!r} is not a number (of ms > 0)") from None
         if not math.isfinite(ms) or ms <= 0:
-            raise CalibrationError(f"{where}: latency_ms {value} must be a finite number of milliseconds > 0")
+            raise CalibrationError(f"{where}: latency_ms {value} must be a finite number of ms > 0")
         if (arch, resolution) not in by_arch:
             cfg = _arch_config(arch, path.parent, where, PRESETS)
             by_arch[arch, resolution] = (_at_resolution(cfg, resolution, where), [], [], where)
         by_arch[arch, resolution][1].append(ms)
         by_arch[arch, resolution][2].append(number)
+        versions.setdefault((arch, resolution), row.get("runtime_version", ""))
     if not by_arch:
         raise CalibrationError(f"{path}: no timings (rows of arch,latency_ms)")
-    return [NetworkTiming(arch, cfg, sum(ms) / len(ms), tuple(rows), where)
-            for (arch, _), (cfg, ms, rows, where) in by_arch.items()]
+    return [NetworkTiming(arch, cfg, sum(ms) / len(ms), tuple(rows), where, versions[arch, res])
+            for (arch, res), (cfg, ms, rows, where) in by_arch.items()]
 
 
 def _at_resolution(cfg: ArchConfig, resolution: str, where: str) -> ArchConfig:
@@ -186,14 +188,19 @@ def kind_rows(cfgs: list[ArchConfig], table: LatencyTable) -> tuple[list[str], l
     return kinds, rows
 
 
+def dominant_kinds(kinds: list[str], rows: list[list[float]]) -> list[str]:
+    """The kinds that carry the largest share of at least one network's time (``rows``: ms per kind)."""
+    return sorted({kinds[max(range(len(kinds)), key=row.__getitem__)] for row in rows if any(row)})
+
+
 def choose_networks(space: Any, table: LatencyTable, *, count: int = DEFAULT_NETWORKS,
                     seed: int = CHOICE_SEED) -> list[ArchConfig]:
     """``count`` networks of ``space`` that cover its block kinds and latency range on ``table``.
 
-    Among the space's presets and :data:`CANDIDATE_SAMPLES` seeded members: first, for each kind in
-    decreasing order of its largest share, the network where it carries the largest share of the time
-    (while it reaches :data:`SIGNIFICANT_SHARE`); then the fastest and slowest networks; then, until
-    ``count``, the network farthest in log-latency from those chosen.
+    Among the space's presets and :data:`CANDIDATE_SAMPLES` seeded members: first, for each kind that
+    dominates some candidate (in decreasing order of its largest share), the network where it carries the
+    largest share of the time; then the fastest and slowest networks; then, until ``count``, the network
+    farthest in log-latency from those chosen.
     """
     from nas.space_members import sample_members
 
@@ -212,12 +219,10 @@ def choose_networks(space: Any, table: LatencyTable, *, count: int = DEFAULT_NET
     totals = [sum(row) for _, row in priced]
     shares = [[v / t for v in row] for (_, row), t in zip(priced, totals)]
     chosen: list[int] = []
-    by_reach = sorted(range(len(kinds)), key=lambda k: -max(s[k] for s in shares))
-    for k in by_reach:
+    dominant = [kinds.index(k) for k in dominant_kinds(kinds, [row for _, row in priced])]
+    for k in sorted(dominant, key=lambda k: -max(s[k] for s in shares)):
         best = max(range(len(priced)), key=lambda i: shares[i][k])
-        if shares[best][k] < SIGNIFICANT_SHARE or len(chosen) >= count:
-            break
-        if best not in chosen:
+        if best not in chosen and len(chosen) < count:
             chosen.append(best)
     for extreme in (min(range(len(priced)), key=totals.__getitem__), max(range(len(priced)), key=totals.__getitem__)):
         if extreme not in chosen and len(chosen) < count:
@@ -233,6 +238,7 @@ def measure_networks(cfgs: list[ArchConfig], table: LatencyTable, *,
                      progress: Callable[[str], None] | None = None) -> list[NetworkTiming]:
     """Time each network end to end here with the table's runtime, threads and clock."""
     from nas.latency.backends import TimingPolicy, get_backend
+    from nas.latency.profile import network_policy
     from nas.latency.validate import measure_latency
 
     backend = get_backend(table.runtime)
@@ -240,8 +246,6 @@ def measure_networks(cfgs: list[ArchConfig], table: LatencyTable, *,
         raise CalibrationError(
             f"base table '{table.device}' is a {table.runtime} table, which cannot be timed on this machine: "
             f"time the networks on the device and pass --timings FILE.csv (--export DIR writes them)")
-    from nas.latency.profile import network_policy
-
     threads = table.threads or 1
     clock = table.provenance.get("clock", "thread" if threads == 1 else "wall")
     policy = network_policy(TimingPolicy(clock=clock))
@@ -276,14 +280,12 @@ def fit_calibration(base: LatencyTable, timings: list[NetworkTiming]) -> Calibra
                                    f"keys, so it cannot be calibrated on it{at}") from None
         xs.append(rows[0])
     x, y = np.asarray(xs, float), np.asarray([t.latency_ms for t in timings], float)
-    shares = x / x.sum(axis=1, keepdims=True)
-    fitted = [k for i, k in enumerate(kinds) if shares[:, i].max() >= SIGNIFICANT_SHARE]
+    fitted = dominant_kinds(kinds, xs)
     if len(timings) < len(fitted) + 1:
-        names = ", ".join(fitted)
         raise CalibrationError(
-            f"{len(timings)} network(s) cannot fit {len(fitted)} block kinds ({names}) and the per-network "
-            f"overhead: give at least {len(fitted) + 1} networks timed on the target (kinds carrying >= "
-            f"{SIGNIFICANT_SHARE:.0%} of a network's time are fitted)")
+            f"{len(timings)} network(s) cannot fit {len(fitted)} block kinds ({', '.join(fitted)}: each dominates "
+            f"one of them) and the per-network overhead: give at least {len(fitted) + 1} networks timed on the "
+            "target, some dominated by the same kind")
     cols = [i for i in range(len(kinds)) if x[:, i].max() > 0]  # kinds absent from every network: overall
     scales, c0, overall, ridge = _two_step(x, y, cols)
     predicted = x @ scales + c0
@@ -336,8 +338,9 @@ def calibrated_table(base: LatencyTable, fit: CalibrationFit, *, device: str, so
     """A new ``calibrated`` table: every base entry times its kind's scale, ``c0`` per network, provenance."""
     from nas import __version__
 
+    # the base's entries, and those its cost model priced beyond its file (an estimated base): all are scaled
     entries = {key: {"ms": round(float(entry["ms"]) * fit.scales.get(key.split("|", 1)[0], fit.overall_scale), 6)}
-               for key, entry in base.entries.items()}
+               for key, entry in {**base.added, **base.entries}.items()}
     prov = base.provenance
     provenance: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "tool_version": __version__,
@@ -351,6 +354,9 @@ def calibrated_table(base: LatencyTable, fit: CalibrationFit, *, device: str, so
             provenance[name] = prov[name]
     if fingerprint:
         provenance["fingerprint"] = fingerprint
+    block_scales = prov.get("calibration", {}).get("scales") if base.method == "measured" else prov.get("block_scales")
+    if block_scales:  # how blocks timed alone add up inside a network: for keys measured later (--only-missing)
+        provenance["block_scales"] = block_scales
     return LatencyTable(
         device=device, runtime=base.runtime, method="calibrated", resolution=base.resolution, batch=base.batch,
         threads=base.threads, runtime_version=runtime_version or base.runtime_version,

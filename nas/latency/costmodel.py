@@ -9,7 +9,7 @@ ops (a fixed cost per op). Ops on weights alone (weight transposes, attention-bi
 constants a compiler folds, so they are not counted; neither are pure views.
 
 A :class:`CostModel` prices a feature dict as ``sum(coef[g] * sum(features in group g))`` with
-non-negative coefficients in ms per unit; :func:`fit_nnls` fits them.
+non-negative coefficients in ms per unit; :func:`fit_nonneg` fits them.
 """
 
 from __future__ import annotations

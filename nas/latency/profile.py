@@ -24,7 +24,7 @@ import datetime as _dt
 import platform
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +200,65 @@ def profile_space(
     return table
 
 
+def profile_missing(table: LatencyTable, space: Any, *, resolution: int | None = None, path: str | Path,
+                    policy: TimingPolicy | None = None, save_every: int = 10,
+                    progress: ProgressFn | None = None) -> tuple[LatencyTable, int]:
+    """Measure here only the block keys of ``space`` at ``resolution`` that ``table`` lacks; save it at ``path``.
+
+    The new entries are timed as ``nas profile`` times blocks (the table's runtime, threads and clock), minus the
+    call overhead, times the table's per-kind factor for blocks inside a network (``calibration.scales`` of a
+    measured table, ``block_scales`` of a calibrated one). ``path`` may be the table's own file or, for a table
+    found elsewhere (the shipped ones), a copy in the user's folder that takes precedence. Interrupted, the
+    partial table is saved and a rerun measures the rest. Returns (the table, keys measured).
+
+    Raises:
+        ProfileError: the table is estimated, cannot be timed here, or was timed on another machine.
+    """
+    from nas.latency.host import host_fingerprint, host_notice, host_status
+
+    where = f"table '{table.device}'"
+    if table.method == "estimated":
+        raise ProfileError(f"{where} is estimated: its cost model prices missing keys itself (nas tables fit "
+                           f"--device {table.device} --space SPACE --resolution R does it ahead of time)")
+    backend = get_backend(table.runtime)
+    if not backend.can_time:
+        raise ProfileError(f"{where} is a {table.runtime} table, which cannot be timed here: add --export DIR to "
+                           "write the missing blocks, time them on the device, then nas profile import CSV")
+    if host_status(table) == "differs":
+        raise ProfileError(f"{host_notice(table)}: measured here, its missing keys would mix two machines")
+    threads = table.threads or 1
+    clock = table.provenance.get("clock", "thread" if threads == 1 else "wall")
+    policy = policy or TimingPolicy(**{**table.provenance.get("timing_policy", {}), "clock": clock})
+    at = resolution or space.resolution
+    specs = block_specs(space, resolution=at)
+    todo = [key for key in specs if key not in table.entries]
+    prov = table.provenance
+    if "call_overhead_ms" not in prov or "fingerprint" not in prov:
+        prov["call_overhead_ms"] = round(call_overhead_ms(backend, threads=threads, policy=policy), 5)
+    overhead = float(prov["call_overhead_ms"])
+    scales = (prov.get("calibration", {}).get("scales", {}) if table.method == "measured"
+              else prov.get("block_scales", {}))
+    origin = f"nas profile --space {space.name} --resolution {at} --only-missing"
+    record = {"space": space.name, "resolution": at, "keys": len(todo), "measured": 0, "date": _now(),
+              "fingerprint": host_fingerprint(table.runtime, threads=threads)}
+    prov.setdefault("extensions", []).append(record)
+    path = Path(path)
+    try:
+        for i, key in enumerate(todo, start=1):
+            entry = measure_block(specs[key], backend, threads=threads, policy=policy, batch=table.batch)
+            scale = float(scales.get(specs[key].kind, 1.0))
+            entry.update(ms=round(scale * max(entry["raw_ms"] - overhead, 0.0), 5), origin=origin)
+            table.entries[key] = entry
+            record["measured"] = i
+            if progress:
+                progress(i, len(todo), key)
+            if i % save_every == 0:
+                save_table(table, path)
+    finally:
+        save_table(table, path)
+    return table, len(todo)
+
+
 def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend, threads: int,
                     policy: TimingPolicy, count: int = CALIBRATION_RANDOM,
                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -291,11 +350,13 @@ def fit_kind_scales(x: list[list[float]], y: list[float], kinds: list[str]) -> d
 
 # ----------------------------------------------------------------------------- device owners
 def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str, limit: int | None = None,
+                  resolution: int | None = None, skip: Iterable[str] = (),
                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Write every block of ``space`` as a model file of ``runtime`` plus ``manifest.json`` (key -> file).
+    """Write every block of ``space`` (at ``resolution``, but the keys in ``skip``) as a model file of ``runtime``
+    plus ``manifest.json`` (key -> file).
 
     Files already there are kept (an interrupted export resumes). The user times each model on their
-    device and writes a CSV ``key,ms``, which :func:`import_csv` turns into a ``measured`` table.
+    device and writes a CSV ``key,ms``, which :func:`import_csv` turns into a ``measured`` table (or adds to it).
     """
     import torch
 
@@ -304,7 +365,8 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
     backend = get_backend(runtime)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs = list(block_specs(space).items())[:limit]
+    skipped = set(skip)
+    specs = [(k, spec) for k, spec in block_specs(space, resolution=resolution).items() if k not in skipped][:limit]
     blocks = []
     for i, (key, spec) in enumerate(specs):
         path = out_dir / f"{i:04d}_{spec.kind}{backend.file_suffix}"
@@ -317,7 +379,8 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
                        "input_shape": [1, *spec.in_shape]})
     manifest = {
         "schema": 1, "device": device, "runtime": backend.name, "runtime_version": backend.runtime_version(),
-        "compute_unit": backend.compute_unit, "space": space.name, "resolution": space.resolution, "batch": 1,
+        "compute_unit": backend.compute_unit, "space": space.name, "resolution": resolution or space.resolution,
+        "batch": 1,
         "date": _now(), "csv_format": "header 'key,ms'; one row per block key; ms = median latency of one call",
         "blocks": blocks,
     }
@@ -327,7 +390,11 @@ def export_blocks(space: Any, *, runtime: str, out_dir: str | Path, device: str,
 
 def import_csv(csv_path: str | Path, *, device: str, runtime: str, space: Any, path: str | Path,
                manifest: str | Path | None = None, compute_unit: str = "all") -> LatencyTable:
-    """Turn a CSV of ``key,ms`` measured by the user on their device into a ``measured`` table at ``path``."""
+    """Turn a CSV of ``key,ms`` measured by the user on their device into a ``measured`` table at ``path``.
+
+    If ``path`` already holds a measured table of ``runtime`` (the blocks exported by ``--only-missing``), the
+    CSV's keys are added to it instead.
+    """
     import csv
     import json
     import math
@@ -352,6 +419,17 @@ def import_csv(csv_path: str | Path, *, device: str, runtime: str, space: Any, p
     if not entries:
         raise ProfileError(f"{csv_path}: no 'key,ms' rows")
     info = json.loads(Path(manifest).read_text()) if manifest else {}
+    if Path(path).exists():
+        existing = read_table(path)
+        if existing.method == "measured" and existing.runtime == runtime:
+            added = {k: {**e, "origin": f"nas profile import {csv_path.name}"} for k, e in entries.items()
+                     if k not in existing.entries}
+            existing.entries.update(added)
+            existing.provenance.setdefault("extensions", []).append(
+                {"csv": str(csv_path), "space": info.get("space", space.name),
+                 "resolution": info.get("resolution", space.resolution), "keys": len(added), "date": _now()})
+            save_table(existing, path)
+            return existing
     keys = block_specs(space)
     backend_version = info.get("runtime_version", "")
     table = LatencyTable(

@@ -9,7 +9,8 @@ File format (``schema`` 1), one object::
       "runtime_version": "1.31.1",
       "compute_unit": "cpu",              # cpu | all | ane | gpu ... (what the runtime was allowed to use)
       "threads": 1,                       # intra-op threads (null when the runtime does not say)
-      "resolution": 224,                  # deploy resolution the keys were planned at
+      "resolution": 224,                  # the resolution its space was profiled at (keys hold their input
+                                          # shape, so entries of other resolutions may be added)
       "batch": 1,
       "method": "measured",               # measured (timed on the device) | calibrated (another table adapted
                                           # from whole-network timings) | estimated (a cost model)
@@ -27,9 +28,11 @@ File format (``schema`` 1), one object::
     }
 
 A network's predicted latency is ``network_overhead_ms + sum(entries[key]["ms"] for each planned block)``
-(see :mod:`nas.latency.predict`). A key the table lacks is an error (:class:`MissingKeysError`) naming the
-keys and the ``nas profile`` command that would measure them, never a silent zero; a table whose profile
-stopped early (``provenance.complete`` false) says how many keys of its space it still lacks.
+(see :mod:`nas.latency.predict`). A key an estimated table lacks is priced by the cost model it carries
+(:mod:`nas.latency.extend`; kept in ``LatencyTable.added``, outside the file and its hash). A key a measured or
+calibrated table lacks is an error (:class:`MissingKeysError`) naming the keys and the ``nas profile
+--only-missing`` command that would measure them, never a silent zero; a table whose profile stopped early
+(``provenance.complete`` false) says how many keys of its space it still lacks.
 
 Tables are found, first match wins, in: ``--tables DIR`` (``tables_dir``), the folders in the
 environment variable ``NAS_TABLES_DIR`` (``os.pathsep``-separated), the user folder
@@ -66,21 +69,24 @@ class MissingKeysError(NasError):
 
     ``incomplete`` is the table's own gap when its profile stopped early: (keys of its space it lacks, keys
     of its space, space name); the message then leads with that count, not only this network's keys.
+    ``scope`` says which keys ("of space 'S' at 256 px"), ``lead`` introduces the command.
     """
 
     def __init__(self, keys: Iterable[str], *, device: str, command: str, hint: str = "",
-                 incomplete: tuple[int, int, str] | None = None):
+                 incomplete: tuple[int, int, str] | None = None, scope: str = "",
+                 lead: str = "measure them with", count: int | None = None):
         self.keys = sorted(set(keys))
         self.device, self.command, self.incomplete = device, command, incomplete
-        shown = self.keys[0] + (f" (and {len(self.keys) - 1} more)" if len(self.keys) > 1 else "")
+        first = self.keys[0] if len(self.keys[0]) <= 60 else self.keys[0][:59] + "…"
+        shown = first + (f" (and {len(self.keys) - 1} more)" if len(self.keys) > 1 else "")
         if incomplete:
             lacking, total, space = incomplete
             head = (f"latency table '{device}' is incomplete: it lacks {lacking:,} of the {total:,} block keys of "
                     f"space '{space}' (its profile stopped early; this network needs {len(self.keys)} of them); "
                     f"finish it with: {command} (resumes where it stopped)")
         else:
-            head = (f"latency table '{device}' lacks {len(self.keys)} block key(s): {shown}; "
-                    f"measure them with: {command}")
+            head = (f"latency table '{device}' lacks {count or len(self.keys):,} block key(s){scope}: {shown}; "
+                    f"{lead}: {command}")
         super().__init__(head + (f" ({hint})" if hint else ""))
 
 
@@ -100,10 +106,13 @@ class LatencyTable:
     provenance: dict[str, Any] = field(default_factory=dict)
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
+    # entries an estimated table's cost model priced on demand (nas.latency.extend): not in the file, not hashed
+    added: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    added_loaded: bool = field(default=False, repr=False)
 
     def ms(self, key: str) -> float:
         """Milliseconds of one block key; raises MissingKeysError if the table lacks it."""
-        entry = self.entries.get(key)
+        entry = self.entries.get(key) or self.added.get(key)
         if entry is None:
             raise self.missing(key)
         return float(entry["ms"])
@@ -119,17 +128,48 @@ class LatencyTable:
         """False when the table's profile stopped before measuring every key of its space."""
         return self.provenance.get("complete", True) is not False
 
-    def missing(self, *keys: str, hint: str = "") -> MissingKeysError:
-        """The error for block ``keys`` this table lacks (with its own gap if it is incomplete)."""
-        space = self.provenance.get("space")
+    def missing(self, *keys: str, hint: str = "", space: str | None = None, resolution: int | None = None,
+                count: int | None = None) -> MissingKeysError:
+        """The error for block ``keys`` this table lacks, naming the command that measures only those.
+
+        Args:
+            space: the space (name or YAML path) whose networks need them (default: the table's).
+            resolution: the resolution they are planned at (default: the table's).
+            count: how many keys of that space and resolution the table lacks, when counted.
+        """
         incomplete = None
-        if not self.complete and self.keys_total:
-            incomplete = (max(self.keys_total - len(self.entries), len(keys)), self.keys_total, str(space))
-        return MissingKeysError(keys, device=self.device, command=self.profile_command(space), hint=hint,
-                                incomplete=incomplete)
+        if not self.complete and self.keys_total and space is None:
+            incomplete = (max(self.keys_total - len(self.entries), len(keys)), self.keys_total,
+                          str(self.provenance.get("space")))
+            return MissingKeysError(keys, device=self.device, hint=hint, incomplete=incomplete,
+                                    command=self.profile_command(self.provenance.get("space")))
+        space = space or self.provenance.get("space_path") or self.provenance.get("space")
+        resolution = resolution or self.resolution
+        scope = f" of space '{space}' at {resolution} px" if count is not None else f" at {resolution} px"
+        lead, command = self.measure_missing_command(space or "SPACE", resolution)
+        return MissingKeysError(keys, device=self.device, command=command, hint=hint, scope=scope, lead=lead,
+                                count=count)
+
+    def measure_missing_command(self, space: str, resolution: int) -> tuple[str, str]:
+        """(how to introduce it, the command) that measures only the keys of ``space`` at ``resolution`` this
+        table lacks: here when it was timed here, through a table of this machine when it was timed on another
+        one, on the device (exported blocks) for a Core ML table."""
+        from nas.latency.host import host_status
+
+        tables = self.tables_option()
+        threads = f" --threads {self.threads}" if self.threads else ""
+        only = f"--runtime {self.runtime}{threads}{tables} --space {space} --resolution {resolution} --only-missing"
+        if self.runtime == "coreml":
+            return ("time them on the device", f"nas profile --device {self.device} {only} --export DIR, then: "
+                    f"nas profile import CSV --device {self.device} --runtime coreml{tables}")
+        if host_status(self) == "differs":
+            return ("it was timed on another machine, so time them in a copy calibrated here",
+                    f"nas latency calibrate --device {self.device} --as NAME{tables}, then: nas profile --device NAME "
+                    f"--space {space} --resolution {resolution} --only-missing")
+        return "measure them here with", f"nas profile --device {self.device} {only}"
 
     def profile_command(self, space: str | None = None) -> str:
-        """The `nas profile` command that (re)measures this table's missing keys."""
+        """The `nas profile` command that resumes this table's profile (it measures only what is missing)."""
         cmd = f"nas profile --device {self.device} --runtime {self.runtime}{self.tables_option()}"
         if space:
             cmd += f" --space {space}"

@@ -8,17 +8,16 @@ import torch
 from torch import nn
 
 from nas.config import ArchConfig
-from nas.layers.attention import Attention
-from nas.layers.blocks import Meta4D, TokenBlock
+from nas.errors import UnknownNameError
+from nas.layers.blocks import TokenBlock
 from nas.layers.conv import ConvNormAct
 from nas.layers.create import get_norm
 from nas.layers.heads import ClassifierHead
-from nas.layers.hilo import HiLo
 from nas.layers.layout import ToImage, ToTokens
 from nas.layers.mbconv import InvertedResidual
 from nas.layers.mlp import ConvFFN, Mlp
-from nas.layers.mobilevit import MobileViTBlock, MobileViTv2Block
 from nas.layers.stems import ConvStem, PatchStem
+from nas.mixers import MIXERS, block_kind_of, mixer_of_block
 from nas.models.plan import BlockSpec, plan
 from nas.registry import Registry
 
@@ -28,8 +27,24 @@ register_block = BLOCK_BUILDERS.register  # @register_block("kind"): builds bloc
 
 
 def build_block(spec: BlockSpec) -> nn.Module:
-    """Build the module for one planned block (also used alone by the latency profiler)."""
-    return BLOCK_BUILDERS[spec.kind](spec)
+    """Build the module for one planned block (also used alone by the latency profiler).
+
+    Stems, downsamples, layout changes and heads are built here; a mixer's block by its mixer
+    (``nas.mixers``), a token mixer inside the shared pre-norm residual token block.
+    """
+    if spec.kind in BLOCK_BUILDERS:
+        return BLOCK_BUILDERS[spec.kind](spec)
+    mixer = mixer_of_block(spec.kind)
+    if mixer is None:
+        raise UnknownNameError("block kind", spec.kind, block_kinds())
+    if mixer.layout == "tokens":
+        return _token_block(spec, mixer.build(spec))
+    return mixer.build(spec)
+
+
+def block_kinds() -> list[str]:
+    """Every block kind a plan can hold: the structural ones, then one per registered mixer."""
+    return [*BLOCK_BUILDERS, *(block_kind_of(m) for m in MIXERS.values())]
 
 
 class Network(nn.Sequential):
@@ -111,21 +126,8 @@ def _to_image(s: BlockSpec) -> nn.Module:
     return ToImage(s.kwargs["grid"])
 
 
-@register_block("mbconv")
-def _mbconv(s: BlockSpec) -> nn.Module:
-    a = s.kwargs
-    return InvertedResidual(s.in_shape[0], a["out_chs"], expand_ratio=a["expand_ratio"],
-                            kernel_size=a["kernel_size"], act=a["act"], norm=a["norm"])
-
-
-@register_block("pool")
-def _pool(s: BlockSpec) -> nn.Module:
-    a = s.kwargs
-    return Meta4D(s.in_shape[0], pool_size=a["pool_size"], mlp_ratio=a["mlp_ratio"], act=a["act"],
-                  norm=a["norm"], layer_scale=a["layer_scale"])
-
-
 def _token_block(s: BlockSpec, mixer: nn.Module | None) -> nn.Module:
+    """A token mixer's block: ``x + mixer(norm(x))`` (skipped when None), then ``x + ffn(norm(x))``."""
     a = s.kwargs
     dim, hidden = a["dim"], int(a["dim"] * a["mlp_ratio"])
     if a["ffn"] == "convffn":
@@ -133,45 +135,6 @@ def _token_block(s: BlockSpec, mixer: nn.Module | None) -> nn.Module:
     else:
         ffn = Mlp(dim, hidden, act=a["act"])
     return TokenBlock(dim, mixer=mixer, ffn=ffn, norm=a["norm"], layer_scale=a["layer_scale"])
-
-
-@register_block("mhsa")
-def _mhsa(s: BlockSpec) -> nn.Module:
-    a = s.kwargs
-    bias_grid = a["grid"] if a["attn_bias"] else None
-    attn = Attention(a["dim"], num_heads=a["num_heads"], key_dim=a["key_dim"], attn_ratio=a["attn_ratio"],
-                     qkv_bias=a["qkv_bias"], bias_grid=bias_grid)
-    return _token_block(s, attn)
-
-
-@register_block("hilo")
-def _hilo(s: BlockSpec) -> nn.Module:
-    a = s.kwargs
-    attn = HiLo(a["dim"], num_heads=a["num_heads"], grid=a["grid"], alpha=a["alpha"], window=a["window"],
-                qkv_bias=a["qkv_bias"])
-    return _token_block(s, attn)
-
-
-@register_block("identity")
-def _identity(s: BlockSpec) -> nn.Module:
-    return _token_block(s, None)
-
-
-@register_block("mobilevit")
-def _mobilevit(s: BlockSpec) -> nn.Module:
-    a = s.kwargs
-    return MobileViTBlock(s.in_shape[0], dim=a["dim"], depth=a["depth"], num_heads=a["num_heads"],
-                          grid=(s.in_shape[1], s.in_shape[2]), patch_size=a["patch_size"],
-                          kernel_size=a["kernel_size"], mlp_ratio=a["mlp_ratio"], fusion=a["fusion"],
-                          act=a["act"], norm=a["norm"])
-
-
-@register_block("separable")
-def _separable(s: BlockSpec) -> nn.Module:
-    a = s.kwargs
-    return MobileViTv2Block(s.in_shape[0], dim=a["dim"], depth=a["depth"], grid=(s.in_shape[1], s.in_shape[2]),
-                            patch_size=a["patch_size"], kernel_size=a["kernel_size"], mlp_ratio=a["mlp_ratio"],
-                            act=a["act"], norm=a["norm"])
 
 
 @register_block("head")

@@ -8,25 +8,19 @@ and the search space calls them with sampled values, so every preset is a point 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import inspect
+import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from nas.config import (
-    ArchConfig,
-    ConvMixer,
-    DownsampleConfig,
-    HeadConfig,
-    HiloMixer,
-    IdentityMixer,
-    MhsaMixer,
-    MobileViTMixer,
-    PoolMixer,
-    SeparableMixer,
-    StageConfig,
-    StemConfig,
-)
+from nas.config import ArchConfig, DownsampleConfig, HeadConfig, StageConfig, StemConfig
 from nas.errors import ConfigError
 from nas.layers.helpers import make_divisible
+from nas.mixers import make_mixer
+from nas.mixers.conv import ConvMixer
+from nas.mixers.mhsa import MhsaMixer
+from nas.mixers.pool import PoolMixer
 from nas.registry import Registry
 
 FamilyBuilder = Callable[..., ArchConfig]
@@ -40,25 +34,61 @@ def _pick(table: dict[str, Any], key: str, what: str) -> Any:
     return table[key]
 
 
-def _mixer_for(kind: str, *, dim: int, num_heads: int) -> Any:
-    """A token mixer of ``kind`` for a MobileViT-style stage of attention width ``dim``."""
-    if kind == "separable":
-        return SeparableMixer(dim=dim)
-    if kind == "mobilevit":
-        return MobileViTMixer(dim=dim, num_heads=num_heads)
-    raise ConfigError(f"field 'mixer': unknown value '{kind}'; accepted: separable, mobilevit")
+_KINDS: dict[str, tuple[tuple[type, ...], str]] = {  # annotation -> (exact types accepted, what to call them)
+    "int": ((int,), "an integer"), "float": ((int, float), "a number"), "str": ((str,), "a string"),
+    "bool": ((bool,), "true or false"),
+}
 
 
-def build_family(family: str, choices: dict[str, Any], *, name: str, resolution: int) -> ArchConfig:
-    """Build ``family`` with keyword ``choices``; the config records the family and choices."""
+@functools.cache
+def _parameters(family: str) -> Mapping[str, inspect.Parameter]:
+    return inspect.signature(FAMILIES[family]).parameters
+
+
+def choice_problem(family: str, choice: str, value: Any) -> str | None:
+    """Why ``value`` cannot be (one stage's option of) ``choice`` of ``family``, judged by the type the
+    family function declares for it; None when it can. Booleans are not numbers here."""
+    declared = _declared(family, choice)
+    if declared is None or type(value) in declared[0]:
+        return None
+    return f"expected {declared[1]}, got {json.dumps(value)}"
+
+
+@functools.cache
+def _declared(family: str, choice: str) -> tuple[tuple[type, ...], str] | None:
+    """(the exact types accepted, what to call them) of one choice (of each stage's value of a tuple choice)."""
+    annotation = str(_parameters(family)[choice].annotation)
+    element = annotation.removeprefix("tuple[").split(",")[0].strip(" ]")  # tuple[int, int] -> int
+    return _KINDS.get(element)
+
+
+def build_family(family: str, choices: dict[str, Any], *, name: str, resolution: int,
+                 num_classes: int | None = None) -> ArchConfig:
+    """Build ``family`` with keyword ``choices`` (for ``num_classes`` classes, default the family's); the
+    config records the family and choices.
+
+    Raises:
+        ConfigError: an unknown family or choice, a missing required choice, or a value of the wrong type
+            (each naming the choice), or a config that does not validate.
+    """
     if family not in FAMILIES:
         raise ConfigError(f"field 'family': unknown value '{family}'; accepted: {', '.join(FAMILIES)}")
+    params = _parameters(family)
+    accepted = [p for p in params if p not in ("name", "resolution")]
+    for key, value in choices.items():
+        if key not in accepted:
+            raise ConfigError(f"family '{family}': unknown choice '{key}'; accepted: {', '.join(accepted)}")
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            problem = choice_problem(family, key, item)
+            if problem:
+                raise ConfigError(f"family '{family}': choice '{key}': {problem}")
+    missing = [p for p in accepted if params[p].default is inspect.Parameter.empty and p not in choices]
+    if missing:
+        raise ConfigError(f"family '{family}': choice '{missing[0]}' is required (it has no default)")
     args = {k: tuple(v) if isinstance(v, list) else v for k, v in choices.items()}
-    try:
-        cfg = FAMILIES[family](**args, name=name, resolution=resolution)
-    except TypeError as exc:  # an unknown or missing choice name
-        raise ConfigError(f"family '{family}': {exc}") from None
-    return cfg.replace(choices={"family": family, **choices})
+    cfg = FAMILIES[family](**args, name=name, resolution=resolution)
+    classes = {} if num_classes is None else {"num_classes": num_classes}
+    return cfg.replace(choices={"family": family, **choices}, **classes)
 
 
 # ----------------------------------------------------------------------------- ViT / DeiT
@@ -76,6 +106,8 @@ def vit(
     name: str = "vit",
 ) -> ArchConfig:
     """Plain ViT/DeiT: patch stem, class token, ``depth`` global-MHSA blocks."""
+    if head_dim <= 0:
+        raise ConfigError(f"field 'head_dim': must be > 0, got {head_dim}")
     if embed_dim % head_dim:
         raise ConfigError(f"field 'head_dim': embed_dim {embed_dim} is not divisible by head_dim {head_dim}")
     return ArchConfig(
@@ -109,9 +141,10 @@ def _mobile_stages(
         StageConfig(depth=mv2_depths[1], channels=widths[1], mixer=ConvMixer(expand_ratio=expand),
                     downsample=down, **mv2),
     ]
-    for width, dim, depth, kind in zip(widths[2:], dims, depths, mixers):
-        stages.append(StageConfig(depth=depth, channels=width, mixer=_mixer_for(kind, dim=dim, num_heads=num_heads),
-                                  downsample=down, act=act, norm=norm, mlp_ratio=mlp_ratio))
+    for i, (width, dim, depth, kind) in enumerate(zip(widths[2:], dims, depths, mixers)):
+        mixer = make_mixer(kind, f"mixers[{i}]", dim=dim, num_heads=num_heads)
+        stages.append(StageConfig(depth=depth, channels=width, mixer=mixer, downsample=down, act=act, norm=norm,
+                                  mlp_ratio=mlp_ratio))
     return tuple(stages)
 
 
@@ -150,6 +183,8 @@ def mobilevitv2(
     name: str = "mobilevitv2",
 ) -> ArchConfig:
     """MobileViTv2 at width multiplier ``width_mult`` (ml-cvnets' make_divisible formula)."""
+    if width_mult <= 0:
+        raise ConfigError(f"field 'width_mult': must be > 0, got {width_mult}")
     a = width_mult
     stem = make_divisible(max(16, min(64, 32 * a)), 8, min_value=16)
     widths = (make_divisible(64 * a, 16),) + tuple(make_divisible(c * a, 8) for c in (128, 256, 384, 512))
@@ -232,18 +267,15 @@ def litv2(
     ``window``, Lo-Fi share ``alpha``) and global MSA in stage 4; ``mixers`` picks identity (FFN only)
     or hilo for stages 1-2. Deformable token merging is replaced by 2x2 conv patch merging.
     """
+    if head_dim <= 0:
+        raise ConfigError(f"field 'head_dim': must be > 0, got {head_dim}")
     common = {"act": act, "norm": norm, "mlp_ratio": mlp_ratio, "ffn": "convffn"}
     widths = [embed_dim * 2**i for i in range(4)]
     windows = (window, window, window, 1)
     kinds = (*mixers, "hilo", "hilo")
     stages = []
     for i, (width, depth, kind, ws) in enumerate(zip(widths, depths, kinds, windows)):
-        if kind == "hilo":
-            mixer: Any = HiloMixer(num_heads=width // head_dim, alpha=alpha, window=ws)
-        elif kind == "identity":
-            mixer = IdentityMixer()
-        else:
-            raise ConfigError(f"field 'mixers[{i}]': unknown value '{kind}'; accepted: identity, hilo")
+        mixer = make_mixer(kind, f"mixers[{i}]", num_heads=width // head_dim, alpha=alpha, window=ws)
         ds = DownsampleConfig("patch", 2) if i else DownsampleConfig("none")
         stages.append(StageConfig(depth=depth, channels=width, mixer=mixer, downsample=ds, **common))
     return ArchConfig(

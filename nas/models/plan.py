@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
-from nas.config import TOKEN_MIXERS, ArchConfig, StageConfig
+from nas.config import ArchConfig, HeadConfig, StageConfig, StemConfig
+from nas.mixers import block_kind_of
 
 Shape = tuple[int, ...]  # without the batch dim: (C, H, W) feature map or (N, C) tokens
 
@@ -32,7 +34,7 @@ class BlockSpec:
     args: tuple[tuple[str, Any], ...]
     stage: int  # -1 stem, len(stages) head
 
-    @property
+    @cached_property
     def key(self) -> str:
         shape = "x".join(str(d) for d in self.in_shape)
         args = ",".join(f"{k}={_fmt(v)}" for k, v in self.args)
@@ -62,33 +64,48 @@ def plan(cfg: ArchConfig, *, resolution: int | None = None) -> list[BlockSpec]:
     res = resolution or cfg.resolution
     if res != cfg.resolution:
         cfg = cfg.replace(resolution=res)  # re-validates divisibility at the new size
-    specs: list[BlockSpec] = []
-    stem = cfg.stem
+    stem, shape = _stem_block(cfg.stem, cfg.in_chans, res)
+    specs: list[BlockSpec] = [stem]
+    size = res // cfg.stem.stride
+    grid = (size, size)
+    for i, st in enumerate(cfg.stages):
+        blocks, shape, grid = _stage_blocks(st, i, shape, grid)
+        specs.extend(blocks)
+    specs.append(_head_block(cfg.head, shape, cfg.num_classes, len(cfg.stages)))
+    return specs
+
+
+# The plan is memoised piecewise (stem, each stage, head): a search plans the same parts over and over, and
+# the shared specs keep their formatted keys, so pricing a new network costs lookups for the parts seen before.
+@lru_cache(maxsize=4096)
+def _stem_block(stem: StemConfig, in_chans: int, res: int) -> tuple[BlockSpec, Shape]:
     size = res // stem.stride
     if stem.kind == "conv":
         shape: Shape = (stem.channels[-1], size, size)
-        specs.append(
-            _spec("stem_conv", (cfg.in_chans, res, res), shape, -1,
-                  channels=tuple(stem.channels), act=stem.act, norm=stem.norm)
-        )
-    else:
-        dim = stem.channels[0]
-        shape = (size * size + int(stem.cls_token), dim)
-        specs.append(
-            _spec("stem_patch", (cfg.in_chans, res, res), shape, -1, dim=dim, patch_size=stem.patch_size,
-                  norm=stem.norm, cls_token=stem.cls_token, pos_embed=stem.pos_embed)
-        )
-    grid = (size, size)
-    for i, st in enumerate(cfg.stages):
-        shape, grid = _plan_stage(specs, st, i, shape, grid)
+        return _spec("stem_conv", (in_chans, res, res), shape, -1, channels=tuple(stem.channels), act=stem.act,
+                     norm=stem.norm), shape
+    dim = stem.channels[0]
+    shape = (size * size + int(stem.cls_token), dim)
+    return _spec("stem_patch", (in_chans, res, res), shape, -1, dim=dim, patch_size=stem.patch_size,
+                 norm=stem.norm, cls_token=stem.cls_token, pos_embed=stem.pos_embed), shape
+
+
+@lru_cache(maxsize=65_536)
+def _stage_blocks(st: StageConfig, i: int, shape: Shape,
+                  grid: tuple[int, int]) -> tuple[tuple[BlockSpec, ...], Shape, tuple[int, int]]:
+    """The blocks of stage ``i`` entering with ``shape`` on ``grid``; equal blocks are one object."""
+    specs: list[BlockSpec] = []
+    shape, grid = _plan_stage(specs, st, i, shape, grid)
+    distinct: dict[BlockSpec, BlockSpec] = {}
+    return tuple(distinct.setdefault(s, s) for s in specs), shape, grid
+
+
+@lru_cache(maxsize=4096)
+def _head_block(head: HeadConfig, shape: Shape, num_classes: int, stage: int) -> BlockSpec:
     layout = "tokens" if len(shape) == 2 else "nchw"
-    head = cfg.head
-    specs.append(
-        _spec("head", shape, (cfg.num_classes,), len(cfg.stages), layout=layout, pool=head.pool, norm=head.norm,
-              conv_channels=head.conv_channels if layout == "nchw" else 0, act=head.act,
-              distillation=head.distillation, num_classes=cfg.num_classes)
-    )
-    return specs
+    return _spec("head", shape, (num_classes,), stage, layout=layout, pool=head.pool, norm=head.norm,
+                 conv_channels=head.conv_channels if layout == "nchw" else 0, act=head.act,
+                 distillation=head.distillation, num_classes=num_classes)
 
 
 def distinct_blocks(cfgs: Iterable[ArchConfig], *, resolution: int | None = None) -> dict[str, BlockSpec]:
@@ -131,39 +148,19 @@ def _plan_stage(
                                norm=st.norm))
         shape = out
     mixer = st.mixer
-    if mixer.kind in TOKEN_MIXERS:
+    kind = block_kind_of(mixer)
+    if mixer.layout == "tokens":
         shape = _to_layout(specs, shape, grid, "tokens", i)
         extra = shape[0] - grid[0] * grid[1]  # class token
-        common = dict(dim=st.channels, grid=grid, extra_tokens=extra, mlp_ratio=st.mlp_ratio, ffn=st.ffn,
-                      act=st.act, norm=st.norm, layer_scale=st.layer_scale)
-        if mixer.kind == "mhsa":
-            common.update(num_heads=mixer.num_heads, key_dim=mixer.key_dim, attn_ratio=mixer.attn_ratio,
-                          attn_bias=mixer.attn_bias, qkv_bias=mixer.qkv_bias)
-        elif mixer.kind == "hilo":
-            common.update(num_heads=mixer.num_heads, alpha=mixer.alpha, window=mixer.window,
-                          qkv_bias=mixer.qkv_bias)
+        args = dict(dim=st.channels, grid=grid, extra_tokens=extra, mlp_ratio=st.mlp_ratio, ffn=st.ffn,
+                    act=st.act, norm=st.norm, layer_scale=st.layer_scale, **mixer.block_args(st))
         for _ in range(st.depth):
-            specs.append(_spec(mixer.kind, shape, shape, i, **common))
+            specs.append(_spec(kind, shape, shape, i, **args))
         return shape, grid
     shape = _to_layout(specs, shape, grid, "nchw", i)
-    if mixer.kind == "conv":
-        for _ in range(st.depth):
-            out = (st.channels, grid[0], grid[1])
-            specs.append(_spec("mbconv", shape, out, i, out_chs=st.channels, expand_ratio=mixer.expand_ratio,
-                               kernel_size=mixer.kernel_size, act=st.act, norm=st.norm))
-            shape = out
-    elif mixer.kind == "pool":
-        for _ in range(st.depth):
-            specs.append(_spec("pool", shape, shape, i, pool_size=mixer.pool_size, mlp_ratio=st.mlp_ratio,
-                               act=st.act, norm=st.norm, layer_scale=st.layer_scale))
-    elif mixer.kind == "mobilevit":
-        specs.append(_spec("mobilevit", shape, shape, i, dim=mixer.dim, depth=st.depth, num_heads=mixer.num_heads,
-                           patch_size=mixer.patch_size, kernel_size=mixer.kernel_size, mlp_ratio=st.mlp_ratio,
-                           fusion=mixer.fusion, act=st.act, norm=st.norm))
-    elif mixer.kind == "separable":
-        specs.append(_spec("separable", shape, shape, i, dim=mixer.dim, depth=st.depth,
-                           patch_size=mixer.patch_size, kernel_size=mixer.kernel_size, mlp_ratio=st.mlp_ratio,
-                           act=st.act, norm=st.norm))
-    else:  # validate() guarantees every mixer kind is handled above
-        raise AssertionError(mixer.kind)
+    out = (st.channels, grid[0], grid[1])
+    args = mixer.block_args(st)
+    for _ in range(1 if mixer.stage_block else st.depth):
+        specs.append(_spec(kind, shape, out, i, **args))
+        shape = out
     return shape, grid

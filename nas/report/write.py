@@ -124,6 +124,30 @@ def _code(text: str) -> str:
     return f"`{text}`".replace("|", "\\|") if text else "-"
 
 
+def _deployed(run: Run) -> str:
+    """" at 224 px" (or " at 224, 256 px, searched over") from the run's space, "" if it cannot be read."""
+    try:
+        resolutions = run.space().resolutions
+    except Exception:  # noqa: BLE001 - a space that cannot be read only loses this detail
+        return ""
+    return f" at {', '.join(map(str, resolutions))} px" + (", searched over" if len(resolutions) > 1 else "")
+
+
+def _added(meta: Any) -> str:
+    """The entries an estimated table's cost model priced beyond its file (nas.latency.extend), if any."""
+    from nas.latency.extend import added_note
+
+    note = added_note(meta.table.device, meta.table.path, meta.table.hash)
+    return f"; {note}" if note else ""
+
+
+def _own_resolutions() -> dict[str, int]:
+    """Each preset's published resolution."""
+    from nas.models.presets import PRESETS
+
+    return {name: preset.config.resolution for name, preset in PRESETS.items()}
+
+
 def _markdown(run: Run, res: ReportResult) -> str:
     meta = run.meta
     method = res.method or "?"
@@ -131,11 +155,11 @@ def _markdown(run: Run, res: ReportResult) -> str:
     lines = [
         f"# Search run `{run.path.name}`",
         "",
-        f"- device: **{res.device}**, latency table `{res.table_hash or '?'}` ({method})",
+        f"- device: **{res.device}**, latency table `{res.table_hash or '?'}` ({method}){_added(meta)}",
         f"- budget: **{_ms(res.budget_ms)}**; trials: {res.n_trials} ({counts.scored} scored, {res.n_feasible} within "
         f"budget, {counts.failed} failed, {counts.interrupted} interrupted and continued)",
-        f"- space: {meta.space}; proxy: {meta.proxy} (score: {meta.metric.name}, {meta.metric.kind}); sampler: "
-        f"{meta.sampler or '?'}; seed: {meta.seed}",
+        f"- space: {meta.space}{_deployed(run)}; proxy: {meta.proxy} (score: {meta.metric.name}, "
+        f"{meta.metric.kind}); sampler: {meta.sampler or '?'}; seed: {meta.seed}",
     ]
     if len(meta.rungs) > 1:
         lines.append(f"- multi-fidelity: rungs of {', '.join(str(r) for r in meta.rungs)} training steps; each "
@@ -150,26 +174,29 @@ def _markdown(run: Run, res: ReportResult) -> str:
     rungs = len(meta.rungs) > 1
     lines += [
         "## Pareto front within the budget", "",
-        f"| trial | {score_col} |{' steps (rung) |' if rungs else ''} {lat_col} | params (M) | MACs (M) "
-        "| architecture |",
-        "|---:|---:|" + ("---:|" if rungs else "") + "---:|---:|---:|---|",
+        f"| trial | {score_col} |{' steps (rung) |' if rungs else ''} {lat_col} | deploy px | params (M) "
+        "| MACs (M) | architecture |",
+        "|---:|---:|" + ("---:|" if rungs else "") + "---:|---:|---:|---:|---|",
     ]
     for p in res.front:
         name = f" ({p['preset']})" if p.get("preset") else ""
         steps = f" {p['steps']} ({p['rung'] + 1}/{len(meta.rungs)}) |" if rungs else ""
         lines.append(f"| {p['trial']} | {_acc(p['score'])} |{steps} {_num(p['latency_ms'], 1, 3)} | "
-                     f"{_num(p['params'], 1e6)} | {_num(p['macs'], 1e6, 1)} | {_code(p['summary'])}{name} |")
+                     f"{p.get('resolution') or '-'} | {_num(p['params'], 1e6)} | {_num(p['macs'], 1e6, 1)} | "
+                     f"{_code(p['summary'])}{name} |")
     if res.presets:
-        resolutions = sorted({p["resolution"] for p in res.presets if p.get("resolution")})
-        at = f" at {', '.join(str(r) for r in resolutions)} px, the space's resolution" if resolutions else ""
         lines += [
-            "", f"## Reference presets (same table{at}, same proxy)", "",
-            f"| preset | {score_col} | {lat_col} | params (M) | MACs (M) | trial |",
-            "|---|---:|---:|---:|---:|---:|",
+            "", "## Reference presets (same table, same proxy, at the space's resolution)", "",
+            f"| preset | {score_col} | {lat_col} | deploy px | params (M) | MACs (M) | trial |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
+        own = _own_resolutions()
         for p in res.presets:
             trial = "-" if p.get("trial") is None else str(p["trial"])
-            lines.append(f"| {p['name']} | {_acc(p.get('score'))} | {_num(p.get('latency_ms'), 1, 3)} | "
+            px = str(p.get("resolution") or "-")
+            if p.get("resolution") and own.get(p["name"]) not in (None, p["resolution"]):
+                px += f" (published at {own[p['name']]})"
+            lines.append(f"| {p['name']} | {_acc(p.get('score'))} | {_num(p.get('latency_ms'), 1, 3)} | {px} | "
                          f"{_num(p.get('params'), 1e6)} | {_num(p.get('macs'), 1e6, 1)} | {trial} |")
     dash = dashboard_command_for(run.path)
     lines += ["", "## Next", "", "```"]

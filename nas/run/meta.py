@@ -62,6 +62,7 @@ class RunMeta:
     proxy: str
     metric: Metric
     space_path: str | None = None
+    resolutions: tuple[int, ...] = ()  # the --resolution the run was started with (() = the space's own)
     proxy_options: dict[str, Any] = field(default_factory=dict)
     rungs: tuple[int, ...] = ()
     tables_dir: str | None = None
@@ -90,6 +91,7 @@ class RunMeta:
         out = asdict(self)
         out["device"] = self.table.device  # for readers of the first schema
         out["rungs"], out["argv"], out["sessions"] = list(self.rungs), list(self.argv), list(self.sessions)
+        out["resolutions"] = list(self.resolutions)
         return out
 
     @classmethod
@@ -109,6 +111,7 @@ class RunMeta:
                       metric=Metric(**metric), proxy=proxy, budget_ms=float(data["budget_ms"]),
                       study=str(data.get("study") or ""), storage=str(data.get("storage") or ""),
                       space=str(data.get("space") or "?"), rungs=tuple(data.get("rungs") or ()),
+                      resolutions=tuple(data.get("resolutions") or ()),
                       argv=tuple(data.get("argv") or ()), sessions=tuple(data.get("sessions") or ()),
                       schema=int(data.get("schema") or 1))
         return cls(**values)

@@ -92,14 +92,17 @@ class Run:
                                 f"{describe_numbers(self.scored_trials())}")
 
     def space(self) -> Any:
-        """The run's search space: the copy in the folder, else the file it was read from, else by name."""
+        """The run's search space: the copy in the folder, else the file it was read from, else by name (at the
+        --resolution the run was started with)."""
         from nas.space import load_space
 
         copy = self.path / SPACE_COPY
         original = self.meta.space_path
         if copy.is_file():
-            return load_space(copy)
-        return load_space(original if original and Path(original).is_file() else self.meta.space)
+            space = load_space(copy)
+        else:
+            space = load_space(original if original and Path(original).is_file() else self.meta.space)
+        return space.at_resolution(*self.meta.resolutions) if self.meta.resolutions else space
 
     def storage_url(self) -> str | None:
         """The Optuna storage URL of the run (its own study.db when the study is local)."""

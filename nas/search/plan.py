@@ -18,6 +18,7 @@ from typing import Any
 
 from nas.errors import UsageError
 from nas.run.meta import RunMeta
+from nas.search.events import OnEvent, SearchEvent, ignore
 from nas.search.fidelity import Scorer
 
 DEFAULT_SPACE = "hybrid-vit"
@@ -27,7 +28,8 @@ DEFAULT_TRIALS_TRAINING = 40
 DEFAULT_TRIALS_TRAINING_FREE = 300
 SEED_MAX = 2**32 - 1  # numpy's and Optuna's samplers take 32-bit seeds
 # settings that define a run: a resumed run or a joining worker must have the same
-SHARED_SETTINGS = ("device", "budget_ms", "space", "proxy", "proxy_options", "data", "table_hash", "rungs")
+SHARED_SETTINGS = ("device", "budget_ms", "space", "resolutions", "proxy", "proxy_options", "data", "table_hash",
+                   "rungs")
 
 
 class StudyMismatchError(UsageError):
@@ -45,6 +47,7 @@ class SearchSettings:
     device: str | None = None
     budget_ms: float | None = None
     space: str | None = None
+    resolutions: tuple[int, ...] | None = None  # deploy resolution(s) instead of the space's own
     trials: int | None = None
     timeout_s: float | None = None
     proxy: str | None = None
@@ -85,6 +88,7 @@ class SearchPlan:
     space: str
     space_ref: str  # what load_space reads: a shipped name or a YAML path
     space_path: str | None
+    resolutions: tuple[int, ...]  # --resolution (searched over when several); () = the space's own
     trials: int
     timeout_s: float | None
     max_cpu_s: float | None
@@ -128,7 +132,7 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
+def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[SearchPlan, Resources]:
     """Check ``settings``, fill in defaults and what ``--resume`` restores; load what the plan names.
 
     Raises:
@@ -137,6 +141,7 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
         RunFolderError: --resume on a run folder whose run.json cannot be read.
         NasError: the data or the latency table cannot be read.
     """
+    from nas.latency.extend import reporting
     from nas.latency.predict import predict_ms
     from nas.latency.table import load_table
     from nas.proxy import DEFAULT_DATA, DEFAULT_PROXY, get_proxy, load_dataset, resolve_train_device
@@ -164,7 +169,10 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
     table = load_table(s.device, s.tables_dir)
     space_ref = str(s.space or DEFAULT_SPACE)
     space = load_space(space_ref)
-    fastest_ms, fastest_params = fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)
+    if s.resolutions:
+        space = space.at_resolution(*s.resolutions)
+    with reporting(lambda line: on_event(SearchEvent(line))):  # an estimated table may price new blocks first
+        fastest_ms, fastest_params = fastest_member(space, partial(predict_ms, table=table), cost_id=table.hash)
     assert s.budget_ms is not None
     if s.budget_ms < fastest_ms:
         raise BudgetError(
@@ -184,11 +192,11 @@ def resolve_plan(settings: SearchSettings) -> tuple[SearchPlan, Resources]:
         storage_shown=redact(url), own_storage=s.storage is None, resume=s.resume, device=table.device,
         tables_dir=s.tables_dir, budget_ms=float(s.budget_ms), fastest_ms=float(fastest_ms),
         fastest_params=dict(fastest_params), space=space.name, space_ref=space_ref,
-        space_path=str(space.path) if space.path else None, trials=trials, timeout_s=s.timeout_s,
-        max_cpu_s=s.max_cpu_s, proxy=s.proxy, proxy_options=dict(proxy.options), data=s.data, sampler=s.sampler,
-        seed=seed, worker_index=s.worker_index, workers=s.workers or default_workers(), train_device=device,
-        multi_fidelity=multi_fidelity, rungs=scorer.rungs, enqueue_presets=s.enqueue_presets, report=s.report,
-        argv=tuple(s.argv),
+        space_path=str(space.path) if space.path else None, resolutions=tuple(s.resolutions or ()), trials=trials,
+        timeout_s=s.timeout_s, max_cpu_s=s.max_cpu_s, proxy=s.proxy, proxy_options=dict(proxy.options), data=s.data,
+        sampler=s.sampler, seed=seed, worker_index=s.worker_index, workers=s.workers or default_workers(),
+        train_device=device, multi_fidelity=multi_fidelity, rungs=scorer.rungs, enqueue_presets=s.enqueue_presets,
+        report=s.report, argv=tuple(s.argv),
         created=meta.created if meta else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         session=len(meta.sessions) + 1 if meta else 0)
     if meta is not None:
@@ -205,8 +213,10 @@ def load_resources(plan: SearchPlan) -> Resources:
     data = load_dataset(plan.data, seed=plan.seed)
     scorer = Scorer(get_proxy(plan.proxy, **plan.proxy_options), data, seed=plan.seed, device=plan.train_device,
                     multi_fidelity=plan.multi_fidelity)
-    return Resources(space=load_space(plan.space_ref), table=load_table(plan.device, plan.tables_dir), data=data,
-                     scorer=scorer)
+    space = load_space(plan.space_ref)
+    if plan.resolutions:
+        space = space.at_resolution(*plan.resolutions)
+    return Resources(space=space, table=load_table(plan.device, plan.tables_dir), data=data, scorer=scorer)
 
 
 def _check_numbers(s: SearchSettings) -> None:
@@ -272,6 +282,7 @@ def _restore(s: SearchSettings) -> RunMeta | None:
     s.device, s.budget_ms, s.proxy, s.data = meta.device, meta.budget_ms, meta.proxy, meta.data
     s.proxy_options = dict(meta.proxy_options)
     s.space = s.space or (str(copy) if copy.is_file() else meta.space_path or meta.space)
+    s.resolutions = s.resolutions or meta.resolutions or None
     s.sampler = s.sampler or meta.sampler
     s.seed = meta.seed
     s.study = s.study or meta.study

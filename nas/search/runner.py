@@ -115,7 +115,7 @@ def run_search(settings: SearchSettings, *, on_event: OnEvent = ignore,
     """
     from nas.latency.host import host_notice
 
-    plan, res = resolve_plan(settings)
+    plan, res = resolve_plan(settings, on_event)
     run = open_run(plan, res)
     on_event(SearchEvent(f"study '{plan.study}' in {plan.storage_shown}; run folder {plan.out}; fastest possible "
                          f"{plan.fastest_ms:.4g} ms ({res.table.method}); {plan.workers} worker(s)"))
@@ -176,7 +176,8 @@ def open_run(plan: SearchPlan, res: Resources) -> OpenRun:
 
 
 def _shared_settings(plan: SearchPlan, res: Resources) -> dict[str, Any]:
-    return {"device": plan.device, "budget_ms": plan.budget_ms, "space": plan.space, "proxy": plan.proxy,
+    return {"device": plan.device, "budget_ms": plan.budget_ms, "space": plan.space,
+            "resolutions": list(plan.resolutions), "proxy": plan.proxy,
             "proxy_options": plan.proxy_options, "data": plan.data, "table_hash": res.table.hash,
             "rungs": list(plan.rungs)}
 
@@ -233,7 +234,8 @@ def _meta(plan: SearchPlan, res: Resources) -> RunMeta:
         study=plan.study, storage=plan.storage_shown, budget_ms=plan.budget_ms,
         table=TableRef(device=table.device, runtime=table.runtime, method=table.method, hash=table.hash,
                        path=str(table.path) if table.path else None),
-        space=plan.space, space_path=plan.space_path, proxy=plan.proxy, metric=res.scorer.metric,
+        space=plan.space, space_path=plan.space_path, resolutions=plan.resolutions, proxy=plan.proxy,
+        metric=res.scorer.metric,
         proxy_options=plan.proxy_options, rungs=plan.rungs, tables_dir=plan.tables_dir, data=plan.data,
         sampler=plan.sampler, seed=plan.seed, trials=plan.trials, workers=plan.workers,
         train_device=plan.train_device, fastest_ms=plan.fastest_ms,
