@@ -200,12 +200,16 @@ def main() -> None:
     ap.add_argument("--budgets", nargs="+", default=["3ms", "5ms"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--samplers", nargs="+", default=["tpe", "nsga2", "random"])
+    ap.add_argument("--methods", nargs="+", help="run only these methods (default: all, mf-<sampler> and <sampler>)")
     ap.add_argument("--cpu-budget", type=float, default=300.0, help="CPU seconds of scoring per run")
     ap.add_argument("--steps", type=int, default=90, help="the proxy's full budget (last rung)")
     ap.add_argument("--long-steps", type=int, default=400, help="steps of the longer training of front points")
     ap.add_argument("--work", default="/tmp/nas-search-quality", help="run folders (scratch)")
     ap.add_argument("--name", default="search_quality", help="results file stem in benchmarks/results/")
     args = ap.parse_args()
+    unknown = set(args.methods or []) - set(methods(args.samplers))
+    if unknown:
+        ap.error(f"unknown --methods {sorted(unknown)}; accepted: {', '.join(methods(args.samplers))}")
     json_path = RESULTS / f"{args.name}.json"
     doc = json.loads(json_path.read_text()) if json_path.is_file() else {"runs": {}, "long": {}}
     settings = {"device": args.device, "space": args.space, "steps": args.steps, "long_steps": args.long_steps,
@@ -219,6 +223,8 @@ def main() -> None:
     for seed in args.seeds:
         for budget in args.budgets:
             for name, method in methods(args.samplers).items():
+                if args.methods and name not in args.methods:
+                    continue
                 key = f"{budget}/{name}/{seed}"
                 if key not in doc["runs"]:
                     doc["runs"][key] = run_one(key, method, budget, seed, args)
