@@ -65,13 +65,22 @@ def test_sigterm_sigkill_then_resume_loses_and_repeats_nothing(tmp_path: Path) -
     # 2. resume, then SIGKILL while a promoted candidate trains its next rung: its trial is left RUNNING
     proc = subprocess.Popen([*args, "--resume"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     n0 = len(first)
-    _wait(proc, out, lambda rs: any(r.trial >= n0 and r.state == "RUNNING" and r.rungs for r in rs))
+    mid_rung = lambda rs: [r for r in rs if r.trial >= n0 and r.state == "RUNNING" and r.rungs]  # noqa: E731
+    for _ in range(20):  # freeze the process, then confirm from the study that it still trains that candidate
+        _wait(proc, out, mid_rung)
+        proc.send_signal(signal.SIGSTOP)
+        if mid_rung(_records(out)):
+            break
+        proc.send_signal(signal.SIGCONT)
+    else:
+        proc.kill()
+        raise AssertionError("the search never stayed on a promoted candidate long enough to be killed mid-rung")
     proc.kill()
     proc.communicate(timeout=30)
     second = _records(out)
     killed = [r for r in second if r.state == "RUNNING"]
     assert len(killed) == 1 and killed[0].rungs
-    started_third = time.time()
+    started_before_third = {r.trial for r in second if r.state != "WAITING"}
 
     # 3. resume to the end: the dead worker's trial is interrupted (not failed) and continued first
     done = subprocess.run([*args, "--resume", "--json"], capture_output=True, text=True, timeout=300)
@@ -95,7 +104,7 @@ def test_sigterm_sigkill_then_resume_loses_and_repeats_nothing(tmp_path: Path) -
     study = optuna.load_study(study_name=json.loads((out / "run.json").read_text())["study"],
                               storage=f"sqlite:///{out / 'study.db'}")
     starts = {t.number: t.datetime_start.timestamp() for t in study.trials if t.datetime_start}
-    third = [n for n, start in starts.items() if start >= started_third - 1]
+    third = [n for n in starts if n not in started_before_third]  # trials the third run started
     assert min(third, key=lambda n: starts[n]) == cont.trial  # the interrupted candidate ran first
     scored = _scored(final.values())
     assert len(scored) == 6 == json.loads(done.stdout)["scored"]

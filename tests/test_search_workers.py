@@ -87,6 +87,24 @@ def _records(out: Path) -> list[TrialRecord]:
     return [TrialRecord.from_trial(t) for t in trials]
 
 
+def _freeze_a_worker_mid_rung(proc: subprocess.Popen, out: Path, deadline: float) -> tuple[int, TrialRecord]:
+    """SIGSTOP a worker seen training a promoted candidate; return its pid and the trial it holds, read from
+    the study once the worker is frozen (so the trial cannot finish between the look and the kill)."""
+    while time.monotonic() < deadline:
+        seen = next((r for r in _records(out) if r.state == "RUNNING" and r.rungs and r.worker), None)
+        if seen is not None:
+            pid = int(seen.worker.rsplit(":", 1)[1])
+            os.kill(pid, signal.SIGSTOP)
+            held = [r for r in _records(out) if r.state == "RUNNING" and r.worker == seen.worker]
+            if len(held) == 1 and held[0].rungs:
+                return pid, held[0]
+            os.kill(pid, signal.SIGCONT)  # it moved on meanwhile: look again
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("no candidate was promoted")
+
+
 def test_a_killed_worker_loses_no_promotion(tmp_path: Path) -> None:
     space, tables = write_tiny_setup(tmp_path)
     out = tmp_path / "run"
@@ -94,13 +112,8 @@ def test_a_killed_worker_loses_no_promotion(tmp_path: Path) -> None:
         [*CLI, "search", "--device", DEVICE, "--tables", str(tables), "--space", str(space), "--budget", "0.4ms",
          "--trials", "12", "--proxy", "train", "--proxy-opt", "steps=90", "--sampler", "random", "--workers", "2",
          "--no-report", "--json", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline, victim = time.monotonic() + 240, None
-    while victim is None and time.monotonic() < deadline:  # a promoted candidate, training its next rung
-        victim = next((r for r in _records(out) if r.state == "RUNNING" and r.rungs and r.worker), None)
-        assert proc.poll() is None, proc.communicate()[1][-2000:]
-        time.sleep(0.05)
-    assert victim is not None, "no candidate was promoted"
-    os.kill(int(victim.worker.rsplit(":", 1)[1]), signal.SIGKILL)
+    pid, victim = _freeze_a_worker_mid_rung(proc, out, deadline=time.monotonic() + 240)
+    os.kill(pid, signal.SIGKILL)
     out_text, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
 

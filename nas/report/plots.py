@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 from typing import Any
 
 from nas.run import TrialRecord
@@ -54,8 +54,7 @@ def _label_levels(xs: list[float], names: list[str], x_max: float, axes_px: floa
     return levels
 
 
-def write_png(
-    path: Path,
+def render_png(
     *,
     trials: list[TrialRecord],
     feasible: list[bool],
@@ -66,8 +65,8 @@ def write_png(
     title: str,
     score_label: str,
     rungs: list[int],
-) -> None:
-    """Accuracy vs latency: all trials (over-budget ones grey, those stopped at a lower rung light), the
+) -> bytes:
+    """The PNG bytes of accuracy vs latency: all trials (over-budget ones grey, those stopped at a lower rung light), the
     front as a step line, the budget, presets.
 
     Below, a strip on the same latency axis holds what has no score: trials that failed or were
@@ -161,12 +160,13 @@ def write_png(
     more = strip.get_legend_handles_labels()
     ax.legend(handles + more[0], labels + more[1], loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5,
               frameon=False)
-    fig.savefig(path, dpi=PNG_DPI, format="png")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=PNG_DPI, format="png")
     plt.close(fig)
+    return buffer.getvalue()
 
 
-def write_html(
-    path: Path,
+def render_html(
     *,
     trials: list[TrialRecord],
     feasible: list[bool],
@@ -177,8 +177,8 @@ def write_html(
     title: str,
     score_label: str,
     rungs: list[int],
-) -> None:
-    """The same plot with hover details and zoom, plotly.js embedded (opens offline)."""
+) -> str:
+    """The same plot as an HTML page with hover details and zoom, plotly.js embedded (opens offline)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -231,4 +231,4 @@ def write_html(
     fig.update_yaxes(title_text=score_label, row=1, col=1)
     fig.update_yaxes(categoryorder="array", categoryarray=["not scored", "presets"], row=2, col=1)
     fig.update_layout(title=title, template="plotly_white", hovermode="closest", height=650)
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    return fig.to_html(include_plotlyjs=True, full_html=True)

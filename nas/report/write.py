@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nas.config import summarize
+from nas.files import write_atomic
 from nas.run import Run, TrialRecord, load_run
 
 MD_NAME, PNG_NAME, HTML_NAME = "report.md", "pareto.png", "pareto.html"
@@ -59,7 +59,7 @@ def write_report(run_dir: str | Path) -> ReportResult:
         NotARunError: ``run_dir`` is not a run folder.
         RunFolderError: one of its files cannot be read.
     """
-    from nas.report.plots import write_html, write_png
+    from nas.report.plots import render_html, render_png
 
     run = load_run(run_dir)
     notes: list[str] = []
@@ -80,9 +80,9 @@ def write_report(run_dir: str | Path) -> ReportResult:
             "presets": presets, "budget_ms": run.budget_ms, "method": run.method,
             "title": f"{run.path.name}: {run.device}, budget {_ms(run.budget_ms)}", "score_label": metric.label,
             "rungs": list(run.meta.rungs) or [max((r.steps or 0 for r in completed), default=0)]}
-    _atomic_write(result.png, lambda path: write_png(path, **plot))
-    _atomic_write(result.html, lambda path: write_html(path, **plot))
-    _atomic_write(result.markdown, lambda p: p.write_text(_markdown(run, result)))
+    write_atomic(result.png, render_png(**plot))
+    write_atomic(result.html, render_html(**plot))
+    write_atomic(result.markdown, _markdown(run, result))
     return result
 
 
@@ -94,16 +94,6 @@ def _point(run: Run, record: TrialRecord) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - a missing config only loses the summary
         summary = ""
     return {**record.to_point(metric=metric.name, is_accuracy=metric.is_accuracy), "summary": summary}
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # ----------------------------------------------------------------------------- markdown

@@ -20,10 +20,11 @@ from nas.errors import UsageError
 from nas.run.meta import RunMeta
 from nas.search.events import OnEvent, SearchEvent, ignore
 from nas.search.fidelity import Scorer
+from nas.space import DEFAULT_SPACE
 
-DEFAULT_SPACE = "hybrid-vit"
-# Candidates to score by default: sized so the default search (the default training proxy, multi-fidelity,
-# one worker per core) finishes within 10 minutes on a 2-core CPU (measured: see the README "Search").
+# Candidates to score by default, by what scoring one costs (a training proxy's rungs, or one forward pass
+# of a training-free one): the default search, one worker per core, finishes within 10 minutes on a
+# 2-core CPU (measured: README "Search").
 DEFAULT_TRIALS_TRAINING = 40
 DEFAULT_TRIALS_TRAINING_FREE = 300
 SEED_MAX = 2**32 - 1  # numpy's and Optuna's samplers take 32-bit seeds
