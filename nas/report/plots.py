@@ -66,8 +66,8 @@ def render_png(
     score_label: str,
     rungs: list[int],
 ) -> bytes:
-    """The PNG bytes of accuracy vs latency: all trials (over-budget ones grey, those stopped at a lower rung light), the
-    front as a step line, the budget, presets.
+    """The PNG bytes of accuracy vs latency: all trials (over-budget ones grey, those stopped at a lower rung
+    light), the front as a step line, the budget, presets.
 
     Below, a strip on the same latency axis holds what has no score: trials that failed or were
     interrupted (and, in runs of the first versions, candidates priced over the budget), and presets
