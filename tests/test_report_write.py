@@ -143,3 +143,15 @@ def test_a_run_folder_of_the_first_schema_is_still_read(run_dir, tmp_path):
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["optuna_params"]  # lent by pareto.json to the record
+
+
+def test_a_long_front_labels_a_spread_of_its_points_ends_included():
+    from nas.report.plots import MAX_FRONT_LABELS, front_labelled
+
+    short = [{"trial": i} for i in range(MAX_FRONT_LABELS)]
+    assert front_labelled(short) == short
+    long = [{"trial": i} for i in range(38)]
+    picked = [p["trial"] for p in front_labelled(long)]
+    assert len(picked) == MAX_FRONT_LABELS and picked[0] == 0 and picked[-1] == 37
+    gaps = [b - a for a, b in zip(picked, picked[1:])]
+    assert max(gaps) - min(gaps) <= 1  # evenly spread

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from typing import Any
 
 from nas.run import TrialRecord
 
 PNG_SIZE_IN, PNG_DPI = (10.0, 6.0), 100  # -> 1000 x 600 pixels
+MAX_FRONT_LABELS = 10  # a longer front labels this many of its points, spread along it (report.md lists all)
+Y_LABEL_CHARS = 48  # a longer score name is wrapped onto several lines
 X_RANGE_BUDGETS = 2.0  # the latency axis shows up to this many budgets (or the slowest scored trial)
 FEASIBLE, OVER_BUDGET, FRONT, BUDGET, PRESET = "#4c78a8", "#b0b0b0", "#e45756", "#333333", "#2e8540"
 UNTRAINED = "#8c8c8c"
@@ -38,6 +41,21 @@ def x_max_ms(trials: list[TrialRecord], front: list[dict[str, Any]], presets: li
         xs += [t.latency_ms for t in trials if t.latency_ms is not None]
         xs += [p["latency_ms"] for p in presets if p.get("latency_ms") is not None]
     return 1.05 * max(xs) if xs else 1.0
+
+
+def front_labelled(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The front points that get a trial label: all of a short front; of a longer one MAX_FRONT_LABELS,
+    spread evenly along it, the fastest and the best among them."""
+    n = len(points)
+    if n <= MAX_FRONT_LABELS:
+        return points
+    picks = {round(i * (n - 1) / (MAX_FRONT_LABELS - 1)) for i in range(MAX_FRONT_LABELS)}
+    return [points[i] for i in sorted(picks)]
+
+
+def _front_legend(points: list[dict[str, Any]]) -> str:
+    labelled = len(front_labelled(points))
+    return f"Pareto front ({len(points)})" + (f", {labelled} labelled" if labelled < len(points) else "")
 
 
 def _label_levels(xs: list[float], names: list[str], x_max: float, axes_px: float) -> list[int]:
@@ -99,10 +117,10 @@ def render_png(
     pts = [p for p in front if p.get("score") is not None]
     if pts:
         ax.plot([p["latency_ms"] for p in pts], [p["score"] for p in pts], drawstyle="steps-post", c=FRONT,
-                lw=1.8, marker="o", ms=7, mfc="white", mew=1.8, label=f"Pareto front ({len(pts)})", zorder=4)
+                lw=1.8, marker="o", ms=7, mfc="white", mew=1.8, label=_front_legend(pts), zorder=4)
         if budget_ms is not None and pts[-1]["latency_ms"] < budget_ms:  # the best score holds up to the budget
             ax.plot([pts[-1]["latency_ms"], budget_ms], [pts[-1]["score"]] * 2, c=FRONT, lw=1.8, ls=":")
-        for p in pts:
+        for p in front_labelled(pts):
             ax.annotate(f"#{p['trial']}", (p["latency_ms"], p["score"]), textcoords="offset points",
                         xytext=(-4, 7), ha="right", fontsize=8, color=FRONT, weight="bold")
     for a in (ax, strip):
@@ -153,7 +171,7 @@ def render_png(
     ax.margins(y=0.08)
     ax.tick_params(axis="x", labelbottom=False)
     strip.set_xlabel(_latency_label(method))
-    ax.set_ylabel(score_label)
+    ax.set_ylabel(textwrap.fill(score_label, Y_LABEL_CHARS))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
