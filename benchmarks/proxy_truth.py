@@ -44,6 +44,8 @@ from scipy.stats import kendalltau, spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pinning import command_line  # noqa: E402
+
 from nas.config import ArchConfig  # noqa: E402
 from nas.models.builder import build_model  # noqa: E402
 from nas.models.presets import PRESETS  # noqa: E402
@@ -524,7 +526,7 @@ def main() -> None:
     out_json, out_md = Path(args.out + ".json"), Path(args.out + ".md")
     state = json.loads(out_json.read_text()) if out_json.exists() else {}
     data = load_dataset(f"cifar10:{args.data}", seed=0)
-    command = "taskset -c 1 python benchmarks/proxy_truth.py " + " ".join(sys.argv[1:])
+    command = command_line()
     settings = state.setdefault("settings", {"commands": []})
     settings.update({"torch": torch.__version__, "machine": platform.machine(), "data": args.data,
                      "n_train": len(data.train_y), "n_val": len(data.val_y), "date": time.strftime("%Y-%m-%d")})

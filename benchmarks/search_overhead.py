@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pinning import command_line  # noqa: E402
+
 from nas.files import write_json  # noqa: E402
 from nas.search import SearchEvent, SearchSettings, parse_budget, run_search  # noqa: E402
 
@@ -47,12 +49,6 @@ def measure(sampler: str, args: argparse.Namespace, root: Path) -> dict:
             "last_over_first": round(means[-1] / means[0], 2) if means and means[0] else None}
 
 
-def _cores() -> str:
-    """The cores this process runs on, as taskset writes them (the command line in the results)."""
-    import os
-
-    return ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -63,7 +59,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(s, args, Path(tmp)) for s in args.samplers]
-    command = f"taskset -c {_cores()} python " + " ".join(sys.argv)
+    command = command_line()
     write_json(RESULTS / "search_overhead.json", {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"),
                                                    "window": WINDOW, "rows": rows})
     windows = len(rows[0]["ms_per_trial_by_window"])

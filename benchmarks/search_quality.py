@@ -36,6 +36,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pinning import command_line  # noqa: E402
+
 from nas.config import ArchConfig  # noqa: E402
 from nas.files import write_json  # noqa: E402
 from nas.proxy import load_dataset  # noqa: E402
@@ -185,12 +187,6 @@ def write_markdown(doc: dict[str, Any], summary: dict[str, Any], path: Path) -> 
     path.write_text("\n".join(lines))
 
 
-def _cores() -> str:
-    """The cores this process runs on, as taskset writes them (the command line in the results)."""
-    import os
-
-    return ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -217,7 +213,7 @@ def main() -> None:
     kept = {k: doc.get("meta", {}).get(k) for k in settings}
     if doc["runs"] and kept != settings:
         sys.exit(f"{json_path} holds runs with other settings {kept}; pass another --name")
-    doc["meta"] = {"command": f"taskset -c {_cores()} python " + " ".join(sys.argv), **settings, "seeds": args.seeds,
+    doc["meta"] = {"command": command_line(), **settings, "seeds": args.seeds,
                    "budgets": args.budgets, "date": doc.get("meta", {}).get("date") or time.strftime("%Y-%m-%d %H:%M")}
     data = load_dataset(f"cifar10:{args.cifar}", seed=0)
     for seed in args.seeds:
