@@ -49,7 +49,6 @@ def measure(sampler: str, args: argparse.Namespace, root: Path) -> dict:
             "last_over_first": round(means[-1] / means[0], 2) if means and means[0] else None}
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="iphone12")
