@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from dataclasses import dataclass
 from typing import Any
 
 from nas.run import TrialRecord
@@ -43,6 +44,23 @@ def x_max_ms(trials: list[TrialRecord], front: list[dict[str, Any]], presets: li
     return 1.05 * max(xs) if xs else 1.0
 
 
+@dataclass(frozen=True)
+class PlotData:
+    """What the Pareto plots show: the trials with a latency (and whether each is within the budget), the
+    front and the presets as pareto.json / presets.json points, the budget, the table's method, the title,
+    the score's axis label and the proxy's rungs (step counts)."""
+
+    trials: list[TrialRecord]
+    feasible: list[bool]
+    front: list[dict[str, Any]]
+    presets: list[dict[str, Any]]
+    budget_ms: float | None
+    method: str | None
+    title: str
+    score_label: str
+    rungs: list[int]
+
+
 def front_labelled(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The front points that get a trial label: all of a short front; of a longer one MAX_FRONT_LABELS,
     spread evenly along it, the fastest and the best among them."""
@@ -72,18 +90,7 @@ def _label_levels(xs: list[float], names: list[str], x_max: float, axes_px: floa
     return levels
 
 
-def render_png(
-    *,
-    trials: list[TrialRecord],
-    feasible: list[bool],
-    front: list[dict[str, Any]],
-    presets: list[dict[str, Any]],
-    budget_ms: float | None,
-    method: str | None,
-    title: str,
-    score_label: str,
-    rungs: list[int],
-) -> bytes:
+def render_png(plot: PlotData) -> bytes:
     """The PNG bytes of accuracy vs latency: all trials (over-budget ones grey, those stopped at a lower rung
     light), the front as a step line, the budget, presets.
 
@@ -91,6 +98,8 @@ def render_png(
     interrupted (and, in runs of the first versions, candidates priced over the budget), and presets
     the search did not score.
     """
+    trials, feasible, front, presets, budget_ms = plot.trials, plot.feasible, plot.front, plot.presets, plot.budget_ms
+    method, title, score_label, rungs = plot.method, plot.title, plot.score_label, plot.rungs
     import matplotlib
 
     matplotlib.use("Agg")
@@ -184,19 +193,10 @@ def render_png(
     return buffer.getvalue()
 
 
-def render_html(
-    *,
-    trials: list[TrialRecord],
-    feasible: list[bool],
-    front: list[dict[str, Any]],
-    presets: list[dict[str, Any]],
-    budget_ms: float | None,
-    method: str | None,
-    title: str,
-    score_label: str,
-    rungs: list[int],
-) -> str:
+def render_html(plot: PlotData) -> str:
     """The same plot as an HTML page with hover details and zoom, plotly.js embedded (opens offline)."""
+    trials, feasible, front, presets, budget_ms = plot.trials, plot.feasible, plot.front, plot.presets, plot.budget_ms
+    method, title, score_label, rungs = plot.method, plot.title, plot.score_label, plot.rungs
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 

@@ -59,7 +59,7 @@ def write_report(run_dir: str | Path) -> ReportResult:
         NotARunError: ``run_dir`` is not a run folder.
         RunFolderError: one of its files cannot be read.
     """
-    from nas.report.plots import render_html, render_png
+    from nas.report.plots import PlotData, render_html, render_png
 
     run = load_run(run_dir)
     notes: list[str] = []
@@ -76,12 +76,12 @@ def write_report(run_dir: str | Path) -> ReportResult:
     )
     if not front:
         notes.append(f"no trial within {run.budget_ms:g} ms: search again with a larger --budget or more trials")
-    plot = {"trials": completed, "feasible": [run.feasible(r) for r in completed], "front": front,
-            "presets": presets, "budget_ms": run.budget_ms, "method": run.method,
-            "title": f"{run.path.name}: {run.device}, budget {_ms(run.budget_ms)}", "score_label": metric.label,
-            "rungs": list(run.meta.rungs) or [max((r.steps or 0 for r in completed), default=0)]}
-    write_atomic(result.png, render_png(**plot))
-    write_atomic(result.html, render_html(**plot))
+    plot = PlotData(
+        trials=completed, feasible=[run.feasible(r) for r in completed], front=front, presets=presets,
+        budget_ms=run.budget_ms, method=run.method, title=f"{run.path.name}: {run.device}, budget {_ms(run.budget_ms)}",
+        score_label=metric.label, rungs=list(run.meta.rungs) or [max((r.steps or 0 for r in completed), default=0)])
+    write_atomic(result.png, render_png(plot))
+    write_atomic(result.html, render_html(plot))
     write_atomic(result.markdown, _markdown(run, result))
     return result
 
