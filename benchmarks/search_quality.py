@@ -144,6 +144,43 @@ def summarize(doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
+def paired_cost(work: Path, budgets: list[str], seeds: list[int]) -> list[dict[str, Any]]:
+    """What multi-fidelity costs on the same networks: the random sampler proposes the same networks in the
+    same order whatever the scores, so ``mf-random`` and ``random`` of one seed score a common first run of
+    networks, one rung by rung, the other at the full budget. Read from their run folders in ``work``."""
+    rows = []
+    for budget in budgets:
+        for seed in seeds:
+            mf_dir, full_dir = (work / f"{budget}-{m}-{seed}" for m in ("mf-random", "random"))
+            if not ((mf_dir / "run.json").is_file() and (full_dir / "run.json").is_file()):
+                continue
+            mf = [r for r in load_run(mf_dir).records if r.scored]
+            full = [r for r in load_run(full_dir).records if r.scored]
+            pairs = []
+            for a, b in zip(sorted(mf, key=lambda r: r.trial), sorted(full, key=lambda r: r.trial)):
+                if a.arch != b.arch:
+                    break
+                pairs.append((a, b))
+            if not pairs:
+                continue
+            promoted = [(a, b) for a, b in pairs if len(a.rungs) > 1]
+            stopped = [(a, b) for a, b in pairs if len(a.rungs) == 1]
+
+            def cpu(records: list[Any]) -> float:
+                return sum(g.cpu_s for r in records for g in r.rungs)
+
+            full_cpu = cpu([b for _, b in pairs])
+
+            rows.append({
+                "budget": budget, "seed": seed, "networks": len(pairs), "promoted": len(promoted),
+                "mf_cpu_s": round(cpu([a for a, _ in pairs]), 1), "full_cpu_s": round(full_cpu, 1),
+                "promoted_ratio": round(cpu([a for a, _ in promoted]) / max(1e-9, cpu([b for _, b in promoted])), 2),
+                "stopped_ratio": round(cpu([a for a, _ in stopped]) / max(1e-9, cpu([b for _, b in stopped])), 2),
+                "promoted_share_of_full_cpu": round(cpu([b for _, b in promoted]) / max(1e-9, full_cpu), 2),
+            })
+    return rows
+
+
 def verdict(summary: dict[str, Any]) -> list[str]:
     """Whether the default search meets the targets against random search, per budget, and what falls short."""
     default, lines = f"mf-{DEFAULT_SAMPLER}", []
@@ -184,6 +221,18 @@ def write_markdown(doc: dict[str, Any], summary: dict[str, Any], path: Path) -> 
                          f"{s['rejected_mean']:.0f} |")
         lines.append("")
     lines += ["## Verdict", "", *[f"- {line}" for line in verdict(summary)], ""]
+    if doc.get("paired_cost"):
+        lines += ["## What multi-fidelity costs on the same networks", "",
+                  "`mf-random` and `random` of one seed propose the same networks in the same order; CPU-s of "
+                  "scoring the networks both scored (multi-fidelity: rung by rung; random search: the full "
+                  "budget at once):", "",
+                  "| budget | seed | networks | promoted past the first rung | CPU-s, multi-fidelity | "
+                  "CPU-s, full budget | promoted: MF / full | stopped: MF / full | promoted networks' share of "
+                  "the full-budget CPU-s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['budget']} | {r['seed']} | {r['networks']} | {r['promoted']} | {r['mf_cpu_s']} | "
+                  f"{r['full_cpu_s']} | {r['promoted_ratio']} | {r['stopped_ratio']} | "
+                  f"{r['promoted_share_of_full_cpu']} |" for r in doc["paired_cost"]]
+        lines.append("")
     path.write_text("\n".join(lines))
 
 
@@ -235,6 +284,7 @@ def main() -> None:
                         write_json(json_path, doc)
     summary = summarize(doc, args)
     doc["summary"] = summary
+    doc["paired_cost"] = paired_cost(Path(args.work), args.budgets, args.seeds)
     doc["verdict"] = verdict(summary)
     write_json(json_path, doc)
     write_markdown(doc, summary, RESULTS / f"{args.name}.md")
