@@ -17,6 +17,10 @@ normalised by 0.9 x budget) and by the longer-training accuracy of the run's bes
 search score within the budget). Presets are not queued (every method starts from the fastest network of
 the space only), so the samplers are compared, not the presets.
 
+Where the two differ, ``paired_cost`` says why: the random sampler proposes the same networks whatever
+the scores, so ``mf-random`` and ``random`` of one seed score the same networks, and their CPU-s compare
+rung-by-rung scoring with the full budget network by network.
+
 Resumable: each finished run and each longer training is stored in the results JSON as it completes; a run
 that was interrupted is run again from its start. Run pinned to one core (one worker):
 
