@@ -216,11 +216,12 @@ def write_markdown(doc: dict[str, Any], summary: dict[str, Any], path: Path) -> 
     ]
     for budget, rows in summary.items():
         lines += [f"## Budget {budget}", "",
-                  "| method | hypervolume (mean +- std) | best network, longer training | scored candidates | "
+                  "| method | seeds | hypervolume (mean +- std) | best network, longer training | scored candidates | "
                   "CPU-s | re-proposed or infeasible trials | proposals rejected by lookup |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for method, s in sorted(rows.items(), key=lambda kv: -kv[1]["hv_mean"]):
-            lines.append(f"| {method} | {s['hv_mean']:.4f} +- {s['hv_std']:.4f} | {s['best_long_mean']:.4f} | "
+            lines.append(f"| {method} | {s['runs']} | {s['hv_mean']:.4f} +- {s['hv_std']:.4f} | "
+                         f"{s['best_long_mean']:.4f} | "
                          f"{s['scored_mean']:.1f} | {s['cpu_s_mean']:.0f} | {100 * s['wasted_share']:.1f}% | "
                          f"{s['rejected_mean']:.0f} |")
         lines.append("")
