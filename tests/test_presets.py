@@ -42,3 +42,19 @@ def test_efficientformer_split_matches_vit_num():
     assert [(s.mixer.kind, s.depth) for s in l1[-2:]] == [("pool", 3), ("mhsa", 1)]
     l7 = get_preset("efficientformer-l7").stages
     assert (l7[-1].mixer.kind, l7[-1].depth, l7[-1].downsample.kind) == ("mhsa", 8, "conv")
+
+
+def test_network_stats_builds_each_network_once(monkeypatch):
+    """The proxy and the search's record of a candidate both ask for its counts: one build serves both."""
+    import nas.models.builder as builder
+    from nas.models.stats import network_stats
+
+    builds = []
+    real = builder.build_model
+    monkeypatch.setattr(builder, "build_model", lambda *a, **k: builds.append(1) or real(*a, **k))
+    cfg = get_preset("mobilevitv2-0.5").replace(name="memo-check", resolution=160)
+    first = network_stats(cfg)
+    assert network_stats(cfg) == first and len(builds) == 1
+    model = real(cfg)
+    assert first == (count_params(model), count_macs(model, (1, 3, 160, 160)))
+    assert network_stats(cfg, resolution=128) != first and len(builds) == 2  # another input size, counted anew

@@ -155,3 +155,16 @@ def test_a_long_front_labels_a_spread_of_its_points_ends_included():
     assert len(picked) == MAX_FRONT_LABELS and picked[0] == 0 and picked[-1] == 37
     gaps = [b - a for a, b in zip(picked, picked[1:])]
     assert max(gaps) - min(gaps) <= 1  # evenly spread
+
+
+def test_a_duplicate_proposal_reads_back_from_trials_csv_as_a_duplicate_not_a_failure():
+    """Two workers proposing one network at once: the second trial is recorded as a duplicate; trials.csv
+    (what the report reads) keeps that, so the report does not count it as a failed trial."""
+    from nas.run.census import status_of
+    from nas.run.record import TRIAL_COLUMNS, TrialRecord
+
+    dup = TrialRecord(trial=7, state="FAIL", arch="abc", latency_ms=1.0, duplicate_of=3,
+                      reason="duplicate of trial 3: not scored again")
+    row = dict(zip(TRIAL_COLUMNS, dup.to_row(budget_ms=2.0, metric="score", is_accuracy=False), strict=True))
+    back = TrialRecord.from_row(row)
+    assert back.duplicate_of == 3 and status_of(back) == "duplicate" and not back.failed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -57,10 +58,27 @@ def _eval(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
+_STATS_KEPT = 256  # networks whose counts a process remembers (a search asks twice per candidate)
+_stats: OrderedDict[tuple[str, int | None], tuple[int, int]] = OrderedDict()
+
+
 def network_stats(cfg: Any, *, resolution: int | None = None) -> tuple[int, int]:
-    """(parameters, MACs) of the ArchConfig ``cfg`` built at ``resolution`` (default: its own), batch 1."""
+    """(parameters, MACs) of the ArchConfig ``cfg`` built at ``resolution`` (default: its own), batch 1.
+
+    Remembered per network (``arch_id``) for the recent ones: a search's proxy and its record of the
+    candidate ask for the same counts, and building a large network twice costs a good part of a
+    training-free score.
+    """
+    from nas.config import arch_id
     from nas.models.builder import build_model
 
+    key = (arch_id(cfg), resolution)
+    if key in _stats:
+        _stats.move_to_end(key)
+        return _stats[key]
     model = build_model(cfg, resolution=resolution)
     res = model.cfg.resolution
-    return count_params(model), count_macs(model, (1, model.cfg.in_chans, res, res))
+    _stats[key] = count_params(model), count_macs(model, (1, model.cfg.in_chans, res, res))
+    if len(_stats) > _STATS_KEPT:
+        _stats.popitem(last=False)
+    return _stats[key]

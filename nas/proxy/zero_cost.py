@@ -28,7 +28,7 @@ from torch import nn
 
 from nas.config import ArchConfig
 from nas.models.builder import build_model
-from nas.models.stats import count_params
+from nas.models.stats import count_params, network_stats
 from nas.proxy.base import Proxy, ProxyResult, Stopwatch, is_oom, proxy_resolution, real_batches, torch_threads
 from nas.proxy.data import Dataset
 from nas.proxy.device import resolve_train_device
@@ -213,5 +213,5 @@ class NaswotParamsProxy(NaswotProxy):
     def score_with_parts(self, cfg: ArchConfig, model: nn.Module,
                          batches: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, dict[str, Any]]:
         naswot = self.score(model, batches)
-        params = count_params(build_model(cfg))
+        params, _ = network_stats(cfg)  # remembered: the search's record of the candidate asks for it too
         return math.log10(params / 1e6) + self.weight * naswot, {"naswot": naswot, "deployed_params": params}

@@ -147,7 +147,8 @@ def _markdown(run: Run, res: ReportResult) -> str:
         "",
         f"- device: **{res.device}**, latency table `{res.table_hash or '?'}` ({method}){_added(meta)}",
         f"- budget: **{_ms(res.budget_ms)}**; trials: {res.n_trials} ({counts.scored} scored, {res.n_feasible} within "
-        f"budget, {counts.failed} failed, {counts.interrupted} interrupted and continued)",
+        f"budget, {counts.failed} failed, {counts.interrupted} interrupted and continued)"
+        + (f"; {counts.duplicate} proposed by two workers at once, scored once" if counts.duplicate else ""),
         f"- space: {meta.space}{_deployed(run)}; proxy: {meta.proxy} (score: {meta.metric.name}, "
         f"{meta.metric.kind}); sampler: {meta.sampler or '?'}; seed: {meta.seed}",
     ]

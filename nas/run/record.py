@@ -18,7 +18,7 @@ RECORD_ATTR = "nas"
 # trials.csv columns; the first ten are the columns of the first run folders (kept for their readers)
 TRIAL_COLUMNS = ("trial", "state", "feasible", "accuracy", "latency_ms", "params", "macs", "preset", "reason",
                  "seconds", "score", "metric", "rung", "steps", "rung_scores", "cpu_s", "origin", "arch",
-                 "resolution", "retry_of", "worker", "optuna_params")
+                 "resolution", "retry_of", "worker", "optuna_params", "duplicate_of")
 
 # where a trial came from
 ORIGINS = ("preset", "fastest", "sampler", "retry")
@@ -154,7 +154,8 @@ class TrialRecord:
                 metric if self.scored else "", _num(self.rung), _num(self.steps),
                 " ".join(f"{r.steps}:{r.score!r}:{r.cpu_s:.3f}" for r in self.rungs), _num(round(self.cpu_s, 3)),
                 self.origin, self.arch, _num(self.resolution), _num(self.retry_of), self.worker,
-                json.dumps(self.optuna_params, sort_keys=True) if self.optuna_params else ""]
+                json.dumps(self.optuna_params, sort_keys=True) if self.optuna_params else "",
+                _num(self.duplicate_of)]
 
     @classmethod
     def from_row(cls, row: dict[str, str]) -> TrialRecord:
@@ -170,7 +171,7 @@ class TrialRecord:
             resolution=_int(row.get("resolution")), preset=row.get("preset") or "", rungs=rungs,
             params=_int(row.get("params")), macs=_int(row.get("macs")), reason=row.get("reason") or "",
             seconds=_float(row.get("seconds")), worker=row.get("worker") or "", retry_of=_int(row.get("retry_of")),
-            optuna_params=json.loads(params) if params else {},
+            optuna_params=json.loads(params) if params else {}, duplicate_of=_int(row.get("duplicate_of")),
         )
 
     # -- pareto.json ----------------------------------------------------------------------
