@@ -50,7 +50,7 @@ CASES = [
     (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "../x", "--tables", "{dir}"], 2,
      "must be a plain table name"),
     (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "inf", "--tables", "{dir}", "--timings",
-      "{dir}/two-networks.csv"], 2, "exists and is not a calibrated table"),
+      "{dir}/two-networks.csv"], 2, "inf.json exists (an unreadable table): pass --force"),
     (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--networks", "8", "--timings",
       "{dir}/two-networks.csv"], 2, "--networks sets how many networks to time here"),
     (["latency", "calibrate", "--device", "no-such-table", "--as", "t"], 2, "unknown device"),
