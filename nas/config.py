@@ -35,7 +35,27 @@ CONFIG_FORMAT, CONFIG_SCHEMA = "nas-arch", 1
 # otherwise take minutes and tens of GB): far above every published mobile network (DeiT-S 12 layers,
 # EfficientFormer-L7 26, channels <= 1024), and above ViT-H (32 layers, 1280 channels).
 MAX_LAYERS = 128  # sum of the stages' depths
-MAX_CHANNELS = 8192  # width of the stem, any stage, a mixer's attention dim, the head's conv
+MAX_CHANNELS = 8192  # width of the stem, any stage, a mixer's attention dim or key dim, the head's conv
+# ... and every other knob that sizes a network (published mobile networks: ratios <= 6, <= 16 heads, kernels <= 7,
+# patches <= 32, 224-512 px, 1000 or 21843 classes):
+MAX_RATIO = 16.0  # mlp_ratio, expand_ratio, attn_ratio
+MAX_HEADS = 64  # num_heads
+MAX_KERNEL = 31  # kernel_size, pool_size
+MAX_PATCH = 64  # patch_size (stem, MobileViT), window (HiLo)
+MAX_RESOLUTION = 2048
+MAX_CLASSES = 100_000
+MAX_IN_CHANS = 64
+MAX_ATTENTION_ENTRIES = 2**28  # heads x queries x keys of one stage's attention for one image (1 GiB in fp32)
+SIZE_LIMITS: dict[str, tuple[float, str]] = {  # field name -> (largest value, the constant that says so)
+    **dict.fromkeys(("mlp_ratio", "expand_ratio", "attn_ratio"), (MAX_RATIO, "MAX_RATIO")),
+    "num_heads": (MAX_HEADS, "MAX_HEADS"),
+    **dict.fromkeys(("kernel_size", "pool_size"), (MAX_KERNEL, "MAX_KERNEL")),
+    **dict.fromkeys(("patch_size", "window"), (MAX_PATCH, "MAX_PATCH")),
+    "key_dim": (MAX_CHANNELS, "MAX_CHANNELS"),
+    "resolution": (MAX_RESOLUTION, "MAX_RESOLUTION"),
+    "num_classes": (MAX_CLASSES, "MAX_CLASSES"),
+    "in_chans": (MAX_IN_CHANS, "MAX_IN_CHANS"),
+}
 
 
 # ----------------------------------------------------------------------------- parts
@@ -290,6 +310,7 @@ def validate(cfg: ArchConfig) -> None:
                 f"field '{where}': a class-token network (ViT) needs {mixers} stages with mlp ffn and no downsample"
             )
         mixer.validate(st, size, f"{where}.mixer")
+        _check_attention(mixer, st, size, stem.cls_token, f"{where}.mixer")
         channels = st.channels
     if cfg.head.conv_channels < 0:
         raise ConfigError("field 'head.conv_channels': must be >= 0")
@@ -310,6 +331,24 @@ def _check_sizes(cfg: ArchConfig) -> None:
         if type(width) is int and width > MAX_CHANNELS:
             raise ConfigError(f"field '{at}': {width} channels is above the limit of {MAX_CHANNELS} "
                               "(nas.config.MAX_CHANNELS)")
+    parts: list[tuple[str, Any]] = [("", cfg), ("stem.", cfg.stem), ("head.", cfg.head)]
+    for i, st in enumerate(cfg.stages):
+        parts += [(f"stages[{i}].", st), (f"stages[{i}].downsample.", st.downsample), (f"stages[{i}].mixer.", st.mixer)]
+    for prefix, part in parts:
+        for name, (limit, constant) in SIZE_LIMITS.items():
+            value = getattr(part, name, None)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > limit:
+                raise ConfigError(f"field '{prefix}{name}': {value:g} is above the limit of {limit:g} "
+                                  f"(nas.config.{constant})")
+
+
+def _check_attention(mixer: MixerConfig, stage: StageConfig, size: int, cls_token: bool, where: str) -> None:
+    """Refuse a stage whose attention for one image would hold more than MAX_ATTENTION_ENTRIES entries."""
+    entries = mixer.attention_entries(stage, size, cls_token=cls_token)
+    if entries > MAX_ATTENTION_ENTRIES:
+        raise ConfigError(f"field '{where}': its attention at a {size}x{size} feature map holds {entries:.3g} "
+                          f"entries per image, above the limit of {MAX_ATTENTION_ENTRIES:.3g} "
+                          "(nas.config.MAX_ATTENTION_ENTRIES): a lower resolution, a larger stride or fewer heads")
 
 
 # ----------------------------------------------------------------------------- (de)serialisation

@@ -233,11 +233,15 @@ def load_space(name_or_path: str | Path = DEFAULT_SPACE) -> SearchSpace:
     if not path.is_file():
         raise SpaceError(f"{path}: no such file")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise SpaceError(f"{path}: not a text YAML file (a search space is YAML text, such as "
+                         f"search_spaces/{DEFAULT_SPACE}.yaml)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        raise SpaceError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
+        raise SpaceError(f"{path}: not valid YAML{where}: {problem}") from None
     return parse_space(data, path=path)
 
 

@@ -57,6 +57,12 @@ CONFIGS = {
     "depth-true.json": _config(stages__0__depth=True),
     "heads-float.json": _config(stages__0__mixer__num_heads=3.5),
     "mixer-kind-list.json": _config(stages__0__mixer__kind=["mhsa"]),
+    # issue 21: every size knob has a limit (ratios, heads, patch, resolution, attention size)
+    "mlp-ratio-1e9.json": _config(stages__0__mlp_ratio=1e9),
+    "heads-1000.json": _config(stages__0__mixer__num_heads=1000),
+    "patch-size-2.json": _config(stem__patch_size=2, resolution=224),
+    "resolution-huge.json": _config(resolution=100_000 * 16),
+    "classes-huge.json": _config(num_classes=10**9),
 }
 
 CASES = [
@@ -91,6 +97,15 @@ CASES = [
     (["arch", "show", "{dir}/depth-true.json"], 2, "field 'stages[0].depth': expected int, got true"),
     (["arch", "show", "{dir}/heads-float.json"], 2, "field 'stages[0].mixer.num_heads': expected int, got 3.5"),
     (["arch", "show", "{dir}/mixer-kind-list.json"], 2, "field 'stages[0].mixer.kind': unknown value"),
+    (["latency", "measure", "{dir}/mlp-ratio-1e9.json"], 2,
+     "field 'stages[0].mlp_ratio': 1e+09 is above the limit of 16 (nas.config.MAX_RATIO)"),
+    (["arch", "show", "{dir}/heads-1000.json"], 2, "field 'stages[0].mixer.num_heads': 1000 is above the limit"),
+    (["arch", "show", "{dir}/patch-size-2.json"], 2, "(nas.config.MAX_ATTENTION_ENTRIES)"),
+    (["arch", "show", "{dir}/resolution-huge.json"], 2, "field 'resolution': 1.6e+06 is above the limit of 2048"),
+    (["arch", "show", "{dir}/classes-huge.json"], 2, "field 'num_classes': 1e+09 is above the limit"),
+    # a binary file given as a space
+    (["tables", "fit", "--space", "{dir}/binary.yaml"], 2, "binary.yaml: not a text YAML file"),
+    (["space", "show", "{dir}/control.yaml"], 2, "not valid YAML: unacceptable character #x0007"),
 ]
 
 
@@ -101,6 +116,8 @@ def folder(tmp_path_factory):
         (root / name).write_text(text)
     for name, doc in CONFIGS.items():
         (root / name).write_text(json.dumps(doc))
+    (root / "binary.yaml").write_bytes(bytes(range(256)))
+    (root / "control.yaml").write_text("name: \x07\n")
     return root
 
 

@@ -24,6 +24,8 @@ CSVS = {
     "bad-resolution.csv": "arch,latency_ms,resolution\ndeit-tiny,30,225\n",
     "coreml-timings.csv": "arch,latency_ms,runtime\ndeit-tiny,3.1,coreml\n",
     "empty.csv": "arch,latency_ms\n",
+    "extra-fields.csv": "arch,latency_ms\ndeit-tiny,100,3,4\n",
+    "bom.csv": "\ufeffarch,latency_ms\ndeit-tiny,30\n",
 }
 
 TIMINGS = ["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings"]
@@ -41,6 +43,8 @@ CASES = [
     ([*TIMINGS, "{dir}/coreml-timings.csv"], 2,
      "row 2 (deit-tiny): timed with runtime 'coreml', but base table 'x86-2core-ort' is onnxruntime"),
     ([*TIMINGS, "{dir}/empty.csv"], 2, "no timings"),
+    ([*TIMINGS, "{dir}/extra-fields.csv"], 2, "row 2: 4 fields, but the header names 2 (arch,latency_ms)"),
+    ([*TIMINGS, "{dir}/bom.csv"], 2, "1 network(s) cannot fit"),  # the BOM is read: the header is found
     ([*TIMINGS, "{dir}/missing.csv"], 2, "cannot read"),
     # calibrate settings
     (["latency", "calibrate", "--device", "iphone12", "--as", "t", "--tables", "{dir}"], 2,
@@ -50,7 +54,7 @@ CASES = [
     (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "../x", "--tables", "{dir}"], 2,
      "must be a plain table name"),
     (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "inf", "--tables", "{dir}", "--timings",
-      "{dir}/two-networks.csv"], 2, "exists and is not a calibrated table"),
+      "{dir}/two-networks.csv"], 2, "inf.json exists (an unreadable table): pass --force"),
     (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--networks", "8", "--timings",
       "{dir}/two-networks.csv"], 2, "--networks sets how many networks to time here"),
     (["latency", "calibrate", "--device", "no-such-table", "--as", "t"], 2, "unknown device"),
@@ -78,7 +82,7 @@ def folder(tmp_path_factory):
     """Timings CSVs, an incomplete table (185 of 1,320 keys) and a table with an Infinity entry."""
     root = tmp_path_factory.mktemp("bad-latency")
     for name, text in CSVS.items():
-        (root / name).write_text(text)
+        (root / name).write_text(text, encoding="utf-8")
     shipped = json.loads((data_dir("latency_tables") / "x86-2core-ort.json").read_text())
     kept = list(shipped["entries"])[:185]
     partial = {**shipped, "device": "partial", "entries": {k: shipped["entries"][k] for k in kept},

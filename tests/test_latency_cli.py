@@ -100,8 +100,10 @@ def test_measure_to_csv_then_calibrate_from_it(setup, tmp_path):
 def test_calibrate_by_timing_here_then_check(setup):
     root, tables = setup
     before = (tables / "tiny-ort.json").read_bytes()
+    # --force: three networks of ~0.1 ms timed on a loaded machine may fail the fit's error bound; this tests the
+    # mechanics (the bound has its own tests in test_table_store.py)
     cal = run_json(["latency", "calibrate", "--device", "tiny-ort", "--as", "tiny-here", "--networks", "3",
-                    "--tables", str(tables), "--json"])
+                    "--tables", str(tables), "--json", "--force"])
     assert len(cal["networks"]) == 3 and cal["base"] == "tiny-ort" and cal["mape_loo"] >= 0
     assert (tables / "tiny-ort.json").read_bytes() == before
     rows = {r["device"]: r for r in run_json(["devices", "--tables", str(tables), "--json"])["devices"]}

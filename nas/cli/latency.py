@@ -37,17 +37,21 @@ def devices(tables_dir: Path | None, as_json: bool) -> None:
     """List every latency table found, with method, runtime, entries, provenance and whether it fits here."""
     from nas.latency.extend import added_summary
     from nas.latency.host import host_notice, host_status
-    from nas.latency.table import TableError, find_tables, read_table
+    from nas.latency.table import TableError, find_tables, hidden_tables, is_shipped, read_table
 
     rows = []
+    hidden = hidden_tables(tables_dir)
     for name, path in find_tables(tables_dir).items():
+        hides = {"hides": [str(p) for p in hidden.get(name, [])],
+                 "user_copy_of_shipped": any(is_shipped(p) for p in hidden.get(name, []))}
         try:
             table = read_table(path)
         except TableError as exc:
-            rows.append({"device": name, "path": str(path), "error": str(exc)})
+            rows.append({"device": name, "path": str(path), "error": str(exc), **hides})
             continue
         rows.append({**table.summary(), "host_status": host_status(table), "host_notice": host_notice(table),
-                     "added": added_summary(table)})
+                     "added": added_summary(table), **hides,
+                     "forced": bool(table.provenance.get("forced"))})
     if as_json:
         emit_json({"devices": rows})
         return
@@ -67,7 +71,8 @@ def devices(tables_dir: Path | None, as_json: bool) -> None:
             entries = f"[yellow]{r['entries']:,}/{r['keys_total'] or '?':,} incomplete[/yellow]"
         here = {"same": "same host", "differs": "[yellow]other host[/yellow]",
                 "unknown": "[yellow]unknown host[/yellow]", "n/a": "-"}[r["host_status"]]
-        out.add_row(r["device"], r["method"], r["runtime"], entries, here)
+        name = r["device"] + (" (user copy)" if r["hides"] else "")
+        out.add_row(name, r["method"], r["runtime"], entries, here)
     stdout.print(out)
     for r in rows:
         made = ""
@@ -85,6 +90,14 @@ def devices(tables_dir: Path | None, as_json: bool) -> None:
             stdout.print(f"{r['device']}: +{r['added']['entries']:,} entries priced by its cost model "
                          f"({r['added']['model']}; {origins}), not in its file: {r['added']['path']}",
                          highlight=False, soft_wrap=True)
+    for r in rows:
+        for path in r["hides"]:
+            whose = "the table shipped with nas" if r["user_copy_of_shipped"] else "the table"
+            stdout.print(f"[yellow]note:[/yellow] '{r['device']}' resolves to {r['path']}, a copy that takes "
+                         f"precedence over {whose} at {path}", highlight=False, soft_wrap=True)
+        if r.get("forced"):
+            stdout.print(f"[yellow]note:[/yellow] '{r['device']}' was written with --force despite failing its "
+                         "sanity checks (see its provenance.forced)", highlight=False, soft_wrap=True)
     for r in rows:
         if r.get("error"):
             stdout.print(f"[red]{r['error']}[/red]", highlight=False, soft_wrap=True)
@@ -225,10 +238,12 @@ def validate(device: str, space_name: str | None, samples: int, seed: int, table
               help="Write the networks to time (configs + a timings.csv to fill in) into this folder and stop.")
 @click.option("--space", "space_name", default=None, help="Search space the networks come from (default: the "
               "table's).")
+@click.option("--force", is_flag=True, help="Replace an existing table NAME, and write a calibration that fails "
+              "its sanity checks (marked as forced in its provenance).")
 @TABLES_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def calibrate(device: str, new_device: str, count: int | None, timings_path: Path | None, export_dir: Path | None,
-              space_name: str | None, tables_dir: Path | None, as_json: bool) -> None:
+              space_name: str | None, force: bool, tables_dir: Path | None, as_json: bool) -> None:
     """Adapt table DEVICE to this machine (or to the target of --timings) from a few whole networks.
 
     Fits one scale per block kind and the per-network overhead, writes table NAME (method: calibrated) into
@@ -236,13 +251,14 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
     """
     from nas.errors import UsageError
     from nas.latency import calibrate as cal
-    from nas.latency.table import load_table, save_table
+    from nas.latency.store import write_user_table
+    from nas.latency.table import load_table
 
     base = load_table(device, tables_dir)
     if count is not None and timings_path is not None:
         raise UsageError("--networks sets how many networks to time here; with --timings the CSV's rows are the "
                          "networks")
-    path = _new_table_path(new_device, base, tables_dir)
+    _new_table_path(new_device, base, tables_dir, force)
     if timings_path is not None:
         timings = cal.read_timings(timings_path, base=base)
         source = f"timings CSV {timings_path} ({len(timings)} networks timed on the target)"
@@ -274,10 +290,14 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
     fit = cal.fit_calibration(base, timings)
     table = cal.calibrated_table(base, fit, device=new_device, source=source, fingerprint=fingerprint,
                                  runtime_version=version)
-    save_table(table, path)
+    path = write_user_table(table, tables_dir=tables_dir, force=force, checks=[cal.calibration_checks(base, fit)])
+    forced = table.provenance.get("forced")
+    if forced:
+        stderr.print(f"[yellow]warning:[/yellow] written with --force despite: {'; '.join(forced['problems'])}",
+                     highlight=False, soft_wrap=True)
     if as_json:
         emit_json({"path": str(path), "device": new_device, "base": device, "base_hash": base.hash,
-                   "hash": table.hash, **fit.to_dict()})
+                   "hash": table.hash, **fit.to_dict(), "forced": forced})
         return
     from rich.table import Table
 
@@ -295,25 +315,17 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
                  f"(the base table as it was: {fit.mape_base:.1f}%); wrote {path}", highlight=False, soft_wrap=True)
 
 
-def _new_table_path(name: str, base: Any, tables_dir: Path | None) -> Path:
-    """Where ``calibrate --as NAME`` writes: never the base table, never over a table it did not make."""
+def _new_table_path(name: str, base: Any, tables_dir: Path | None, force: bool) -> Path:
+    """Where ``calibrate --as NAME`` writes: never the base table, never a shipped name, never over a table
+    without --force (checked before any timing)."""
     from nas.errors import UsageError
-    from nas.latency.table import TableError, read_table, user_tables_dir
+    from nas.latency.store import check_table_name, user_table_path
 
-    if not name or name != Path(name).name or name.startswith(".") or name.endswith(".json"):
-        raise UsageError(f"--as {name!r} must be a plain table name (letters, digits, '-', '_'), such as 'my-box'")
+    check_table_name(name)
     if name == base.device:
         raise UsageError(f"--as {name} is the base table's name: choose another name (the base table is never "
                          "overwritten)")
-    path = Path(tables_dir or user_tables_dir()) / f"{name}.json"
-    if path.exists():
-        try:
-            existing = read_table(path)
-        except TableError:
-            existing = None
-        if existing is None or existing.method != "calibrated":
-            raise UsageError(f"{path} exists and is not a calibrated table: choose another --as name")
-    return path
+    return user_table_path(name, tables_dir=tables_dir, force=force)
 
 
 @latency.command("check")
@@ -367,11 +379,13 @@ class _progress_lines:
 @click.option("--only-missing", is_flag=True,
               help="Measure only the keys of the space (at --resolution) that table DEVICE lacks, into that table "
                    "(a table found elsewhere is copied to your table folder first).")
+@click.option("--force", is_flag=True, help="Replace an existing finished table DEVICE (an unfinished one is "
+              "resumed without it).")
 @TABLES_OPTION
 @click.pass_context
 def profile(ctx: click.Context, device: str | None, runtime: str, space_name: str, threads: int, budget_s: float,
             export_dir: Path | None, limit: int | None, calibration_networks: int, resolution: int | None,
-            only_missing: bool, tables_dir: Path | None) -> None:
+            only_missing: bool, force: bool, tables_dir: Path | None) -> None:
     """Measure a latency table for this machine (every block key of a space), or export the blocks."""
     if ctx.invoked_subcommand is not None:
         return
@@ -400,11 +414,13 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
         return
     from nas.latency.backends import TimingPolicy, get_backend
     from nas.latency.profile import profile_space
-    from nas.latency.table import user_tables_dir
+    from nas.latency.store import user_table_path
 
     if not get_backend(runtime).can_time:
         raise click.UsageError(f"runtime '{runtime}' cannot time on this machine; use --export DIR")
-    path = Path(tables_dir or user_tables_dir()) / f"{device}.json"
+    path = user_table_path(device, tables_dir=tables_dir, force=force, option="--device", resume=True)
+    if force and path.exists():
+        path.unlink()  # --force: a new profile, not a resumed one
     policy = TimingPolicy(budget_s=budget_s, clock="thread" if threads == 1 else "wall")
     if resolution:
         space = dataclasses.replace(space, resolution=resolution)
@@ -423,9 +439,9 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
 def _profile_missing(table: Any, space: Any, resolution: int | None, tables_dir: Path | None) -> None:
     """`nas profile --only-missing`: the keys of ``space`` at ``resolution`` that ``table`` lacks, timed here."""
     from nas.latency.profile import profile_missing
-    from nas.latency.table import user_tables_dir
+    from nas.latency.store import user_table_path
 
-    path = Path(tables_dir or user_tables_dir()) / f"{table.device}.json"
+    path = user_table_path(table.device, tables_dir=tables_dir, updating=table, option="--device")
     copy = "" if table.path == path else f" (a copy of {table.path}, which it takes precedence over)"
     at = resolution or space.resolution
     stderr.print(f"measuring the keys of space '{space.name}' at {at} px that '{table.device}' lacks, into {path}"
@@ -477,15 +493,24 @@ class _ProfileProgress:
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="manifest.json written by --export (its settings go into the provenance).")
 @click.option("--compute-unit", default="all", show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing table DEVICE that the CSV does not extend.")
 @TABLES_OPTION
 def profile_import(csv_path: Path, device: str, runtime: str, space_name: str, manifest: Path | None,
-                   compute_unit: str, tables_dir: Path | None) -> None:
+                   compute_unit: str, force: bool, tables_dir: Path | None) -> None:
     """Turn a CSV of key,ms measured on the device into a `measured` table."""
     from nas.latency.profile import import_csv
-    from nas.latency.table import user_tables_dir
+    from nas.latency.store import user_table_path
+    from nas.latency.table import TableError, read_table, user_tables_dir
     from nas.space import load_space
 
-    path = Path(tables_dir or user_tables_dir()) / f"{device}.json"
+    target, extends = Path(tables_dir or user_tables_dir()) / f"{device}.json", None
+    if target.is_file():  # a measured table of this runtime there is extended by the CSV (--only-missing's blocks)
+        try:
+            existing = read_table(target)
+            extends = existing if existing.method == "measured" and existing.runtime == runtime else None
+        except TableError:
+            pass
+    path = user_table_path(device, tables_dir=tables_dir, force=force, updating=extends, option="--device")
     table = import_csv(csv_path, device=device, runtime=runtime, space=load_space(space_name), path=path,
                        manifest=manifest, compute_unit=compute_unit)
     missing = table.provenance.get("keys_missing", 0)

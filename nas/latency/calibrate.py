@@ -40,6 +40,7 @@ DEFAULT_NETWORKS = 10
 CANDIDATE_SAMPLES = 200  # seeded members of the space the measured networks are chosen from (beside presets)
 CHOICE_SEED = 20_251_203  # its own seed: never the validation samples' (seed 0..)
 TIMINGS_COLUMNS = ("arch", "latency_ms")
+DUPLICATE_SPREAD = 1.5  # repeated timings of one network further apart than this (max / min) conflict
 
 
 class CalibrationError(UsageError):
@@ -99,7 +100,7 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
 
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's export may start with a byte order mark
     except OSError as exc:
         raise CalibrationError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
@@ -114,6 +115,9 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
     by_arch: dict[tuple[str, str], tuple[ArchConfig, list[float], list[int], str]] = {}
     versions: dict[tuple[str, str], str] = {}
     for number, raw in enumerate(reader, start=2):
+        if None in raw:  # more fields than the header names
+            raise CalibrationError(f"{path}, row {number}: {len(header) + len(raw[None])} fields, but the header names "
+                                   f"{len(header)} ({','.join(header)}); quote a value that holds a comma")
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
         arch, value, resolution = row["arch"], row["latency_ms"], row.get("resolution", "")
         where = f"{path}, row {number} ({arch or 'no arch'})"
@@ -135,6 +139,12 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
         versions.setdefault((arch, resolution), row.get("runtime_version", ""))
     if not by_arch:
         raise CalibrationError(f"{path}: no timings (rows of arch,latency_ms)")
+    for (arch, _), (_, times, numbers, _) in by_arch.items():
+        if max(times) > DUPLICATE_SPREAD * min(times):
+            slow, fast = numbers[times.index(max(times))], numbers[times.index(min(times))]
+            raise CalibrationError(f"{path}, rows {fast} and {slow} ({arch}): the same network timed "
+                                   f"{min(times):g} and {max(times):g} ms, more than {DUPLICATE_SPREAD:g}x apart; "
+                                   "repeated timings of one network are averaged only when they agree")
     return [NetworkTiming(arch, cfg, sum(ms) / len(ms), tuple(rows), where, versions[arch, res])
             for (arch, res), (cfg, ms, rows, where) in by_arch.items()]
 
@@ -363,6 +373,29 @@ def calibrated_table(base: LatencyTable, fit: CalibrationFit, *, device: str, so
         compute_unit=base.compute_unit, network_overhead_ms=round(fit.c0_ms, 5), provenance=provenance,
         entries=entries,
     )
+
+
+def calibration_checks(base: LatencyTable, fit: CalibrationFit) -> Callable[[LatencyTable], list[str]]:
+    """The sanity check of a calibration for :func:`nas.latency.store.write_user_table`: the median ratio of the
+    timings to the base table's prices and every fitted scale within :data:`~nas.latency.store.SCALE_RANGE`, an
+    overhead between 0 and the fastest network timed, a leave-one-out error within
+    :data:`~nas.latency.store.MAX_LOO_MEAN_PCT` (mean) and :data:`~nas.latency.store.MAX_LOO_MAX_PCT` (worst
+    network)."""
+    from nas.latency.store import loo_problems, scale_problems
+
+    def check(table: LatencyTable) -> list[str]:
+        ratios = sorted(net["measured_ms"] / net["base_ms"] for net in fit.networks if net["base_ms"] > 0)
+        problems = (scale_problems({"the timings' median ratio to its prices": ratios[len(ratios) // 2]},
+                                   base=base.device) if ratios else [])
+        problems += scale_problems({"overall scale": fit.overall_scale,
+                                    **{f"{kind} scale": s for kind, s in fit.scales.items()}}, base=base.device)
+        fastest = min((net["measured_ms"] for net in fit.networks), default=math.inf)
+        if not 0 <= fit.c0_ms <= fastest:
+            problems.append(f"overhead {fit.c0_ms:.4g} ms per network is outside 0 to the fastest network timed "
+                            f"({fastest:.4g} ms)")
+        return problems + loo_problems(fit.mape_loo, fit.max_ape_loo)
+
+    return check
 
 
 def fitted_configs(table: LatencyTable) -> list[ArchConfig]:

@@ -341,6 +341,27 @@ def find_tables(tables_dir: str | Path | None = None) -> dict[str, Path]:
     return found
 
 
+def hidden_tables(tables_dir: str | Path | None = None) -> dict[str, list[Path]]:
+    """Device name -> the tables of that name that the one :func:`find_tables` picks hides (later folders)."""
+    hidden: dict[str, list[Path]] = {}
+    first = find_tables(tables_dir)
+    for folder in table_dirs(tables_dir):
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.json")):
+                if first.get(path.stem) not in (None, path) and path not in hidden.get(path.stem, []):
+                    hidden.setdefault(path.stem, []).append(path)
+    return hidden
+
+
+def is_shipped(path: str | Path) -> bool:
+    """True when ``path`` is a table shipped with nas (``latency_tables/`` of the package)."""
+    shipped = _shipped_dir()
+    try:
+        return shipped is not None and Path(path).resolve().parent == shipped.resolve()
+    except OSError:
+        return False
+
+
 def load_table(device: str, tables_dir: str | Path | None = None) -> LatencyTable:
     """Load the table of ``device`` (a name found by :func:`find_tables`, or a path to a table file)."""
     if device.endswith(".json") and Path(device).is_file():

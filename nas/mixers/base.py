@@ -49,6 +49,11 @@ class MixerConfig:
             where: the mixer's path in the config, e.g. ``stages[2].mixer``.
         """
 
+    def attention_entries(self, stage: Any, size: int, *, cls_token: bool = False) -> int:
+        """Entries (heads x queries x keys) of this mixer's attention for one image at a ``size`` x ``size`` map;
+        0 for a mixer without attention (the config's limit, ``nas.config.MAX_ATTENTION_ENTRIES``, reads it)."""
+        return 0
+
     def block_args(self, stage: Any) -> dict[str, Any]:
         """Arguments of this mixer's block that change its computation (they go into the block key):
         every parameter of the mixer, plus the ``stage_fields`` of ``stage``."""

@@ -30,6 +30,11 @@ class HiloMixer(TokenMixer):
         if self.window < 1 or size % self.window:
             raise ConfigError(f"field '{where}.window': feature map {size} is not divisible by window {self.window}")
 
+    def attention_entries(self, stage: Any, size: int, *, cls_token: bool = False) -> int:
+        lo_heads = round(self.num_heads * self.alpha)  # global queries on pooled keys; the rest stay in windows
+        window = max(self.window, 1)
+        return lo_heads * size * size * (size // window) ** 2 + (self.num_heads - lo_heads) * size * size * window ** 2
+
     @staticmethod
     def build(spec: Any) -> Any:
         from nas.layers.hilo import HiLo

@@ -36,6 +36,10 @@ class MhsaMixer(TokenMixer):
                               f"num_heads {self.num_heads}")
         check_positive(self.attn_ratio, f"{where}.attn_ratio")
 
+    def attention_entries(self, stage: Any, size: int, *, cls_token: bool = False) -> int:
+        tokens = size * size + int(cls_token)
+        return self.num_heads * tokens * tokens
+
     @staticmethod
     def build(spec: Any) -> Any:
         from nas.layers.attention import Attention

@@ -28,6 +28,11 @@ class MobileViTMixer(PatchMixer):
             raise ConfigError(f"field '{where}.num_heads': dim {self.dim} is not divisible by num_heads "
                               f"{self.num_heads}")
 
+    def attention_entries(self, stage: Any, size: int, *, cls_token: bool = False) -> int:
+        pixels = self.patch_size * self.patch_size  # each pixel of a patch attends across the patches
+        patches = (size // max(self.patch_size, 1)) ** 2
+        return pixels * self.num_heads * patches * patches
+
     @staticmethod
     def build(spec: Any) -> Any:
         from nas.layers.mobilevit import MobileViTBlock
