@@ -39,6 +39,7 @@ class Top1Proxy(Proxy):
     metric = "predicted top-1 (%)"
     kind = "accuracy"
     OPTIONS: ClassVar[dict[str, Option]] = {
+        **Proxy.OPTIONS,  # resolution and threads: accepted like every proxy's, unused (nothing is run)
         "recipe": Option(str, "standard", choices=RECIPE_CHOICES,
                          doc="training recipe predicted for: standard (300 epochs, no distillation), distilled "
                              "(DeiT-style hard distillation), deit3 (DeiT III's recipe)"),
