@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nas.proxy.accuracy.proxy import Top1Proxy
 from nas.proxy.base import SCORE_KINDS, Proxy, ProxyResult, proxy_resolution
 from nas.proxy.data import DataError, Dataset, load_dataset
 from nas.proxy.device import DeviceError, resolve_train_device
@@ -29,7 +30,7 @@ from nas.proxy.zero_cost import NaswotParamsProxy, NaswotProxy, ParamsProxy, Syn
 from nas.registry import Registry
 
 PROXIES: Registry[type[Proxy]] = Registry("proxy")
-for _proxy in (NaswotParamsProxy, TrainProxy, SotlProxy, ZiCoProxy, NaswotProxy, SynflowProxy, ParamsProxy):
+for _proxy in (NaswotParamsProxy, Top1Proxy, TrainProxy, SotlProxy, ZiCoProxy, NaswotProxy, SynflowProxy, ParamsProxy):
     PROXIES.register(_proxy.name, _proxy)
 # The signal that ranks real networks best (benchmarks/results/proxy_truth.md): with the published ImageNet-1k
 # top-1 of the 16 presets, naswot+params reaches Kendall tau 0.92 leave-one-out (parameter count 0.85,
@@ -52,5 +53,5 @@ def get_proxy(name: str, **options: Any) -> Proxy:
 
 __all__ = ["DEFAULT_DATA", "DEFAULT_PROXY", "PROXIES", "SCORE_KINDS", "DataError", "Dataset", "DeviceError",
            "Proxy", "ProxyOptionError", "ProxyResult", "SotlProxy", "StateError", "StateMismatchError",
-           "TrainProxy", "TrainSession", "get_proxy", "load_dataset", "parse_option_pairs", "proxy_resolution",
-           "resolve_train_device"]
+           "Top1Proxy", "TrainProxy", "TrainSession", "get_proxy", "load_dataset", "parse_option_pairs",
+           "proxy_resolution", "resolve_train_device"]

@@ -25,7 +25,8 @@ class Option:
     """One option a proxy accepts.
 
     Attributes:
-        kind: ``int`` or ``float`` (an int is accepted where a float is asked for; booleans never are).
+        kind: ``int``, ``float`` (an int is accepted where a float is asked for; booleans never are) or
+            ``str`` (text, one of ``choices`` when given).
         default: the value used when the option is not given (None: off).
         minimum: the smallest accepted value, or None.
         strict: True if the value must be strictly greater than ``minimum``.
@@ -42,11 +43,14 @@ class Option:
     maximum: float | None = None
     trajectory: bool = True
     doc: str = ""
+    choices: tuple[str, ...] = ()
 
     def check(self, proxy: str, name: str, value: Any) -> Any:
         """``value`` if acceptable (ints widened to float for float options); raises ProxyOptionError."""
         if value is None and self.default is None:
             return None
+        if self.kind is str:
+            return self._check_text(proxy, name, value)
         wanted = "an integer" if self.kind is int else "a number"
         ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
         if self.kind is int and isinstance(value, float) and value.is_integer():
@@ -59,6 +63,14 @@ class Option:
         if self.maximum is not None and value > self.maximum:
             raise ProxyOptionError(f"proxy '{proxy}' option {name} must be <= {self.maximum:g}, got {value!r}")
         return float(value) if self.kind is float else value
+
+    def _check_text(self, proxy: str, name: str, value: Any) -> str:
+        if not isinstance(value, str) or not value:
+            raise ProxyOptionError(f"proxy '{proxy}' option {name} must be a text value, got {value!r}")
+        if self.choices and value not in self.choices:
+            raise ProxyOptionError(f"proxy '{proxy}' option {name}: unknown value '{value}'; "
+                                   f"accepted: {', '.join(self.choices)}")
+        return value
 
 
 def check_options(proxy: str, spec: Mapping[str, Option], given: Mapping[str, Any]) -> dict[str, Any]:
