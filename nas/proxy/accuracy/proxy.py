@@ -65,5 +65,5 @@ class Top1Proxy(Proxy):
         details: dict[str, Any] = {
             "interval_low": round(pred.low, 3), "interval_high": round(pred.high, 3), "interval_coverage": COVERAGE,
             "note": pred.note, "recipe": self.recipe, "epochs": self.epochs, "params": int(arch["params"]),
-            "macs": int(arch["macs"]), "fitted_rows": predictor.rows}
+            "macs": int(arch["macs"]), "fitted_rows": predictor.rows, "device": "cpu"}
         return self.result(cfg, round(pred.top1, 3), clock, reason=pred.note, **details)
