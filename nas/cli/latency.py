@@ -120,18 +120,26 @@ def latency() -> None:
 @click.option("--device", required=True, help="Latency table name (see `nas devices`).")
 @click.option("--resolution", type=click.IntRange(min=1), default=None,
               help="Deploy resolution (default: the architecture's; the table has one).")
+@click.option("--level", type=float, default=0.9, show_default=True,
+              help="Probability of the interval around the prediction, in (0, 1).")
 @TABLES_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def predict(arch: str, device: str, resolution: int | None, tables_dir: Path | None, as_json: bool) -> None:
-    """Predicted latency of ARCH (preset name or config JSON) on DEVICE, with per-block breakdown."""
+def predict(arch: str, device: str, resolution: int | None, level: float, tables_dir: Path | None,
+            as_json: bool) -> None:
+    """Predicted latency of ARCH (preset name or config JSON) on DEVICE, with per-block breakdown and its interval
+    from the table's own evidence."""
+    from nas.latency.interval import check_level, estimate_latency
     from nas.latency.predict import predict_latency
     from nas.latency.table import load_table
     from nas.models.presets import PRESETS
 
+    check_level(level, flag="--level")
     table = load_table(device, tables_dir)
     cfg = load_arch(arch)
     own = cfg.resolution
-    pred = predict_latency(cfg.replace(resolution=resolution) if resolution else cfg, table)
+    priced = cfg.replace(resolution=resolution) if resolution else cfg
+    pred = predict_latency(priced, table)
+    estimate = estimate_latency(priced, table, level=level)
     at = resolution or own
     note = None
     if at != own:
@@ -145,7 +153,8 @@ def predict(arch: str, device: str, resolution: int | None, tables_dir: Path | N
         except NasError:
             note = f"{arch} is priced at its own {own} px; the table is at {table.resolution} px{where}"
     if as_json:
-        emit_json({**pred.to_dict(), "resolution": at, "arch_resolution": own, "note": note})
+        emit_json({**pred.to_dict(), "resolution": at, "arch_resolution": own, "note": note,
+                   "interval": estimate.to_dict()})
         return
     from rich.table import Table
 
@@ -156,6 +165,11 @@ def predict(arch: str, device: str, resolution: int | None, tables_dir: Path | N
     out.add_row("", "overhead", f"{pred.overhead_ms:.3f}", "per network")
     stdout.print(out)
     stdout.print(f"[bold]{pred.total_ms:.2f} ms[/bold] ({pred.method}, {table.runtime}, table {table.hash})")
+    stdout.print(f"{estimate.level:.0%} interval: {estimate.low_ms:.2f}-{estimate.high_ms:.2f} ms (from the table's "
+                 f"evidence: {estimate.evidence})", highlight=False, soft_wrap=True)
+    if estimate.outside:
+        stdout.print(f"[yellow]note:[/yellow] outside the range the table was fitted on ({', '.join(estimate.outside)})"
+                     f": interval widened x{estimate.widen:.2f}", highlight=False, soft_wrap=True)
     if pred.on_demand:
         from nas.latency.extend import added_path
 

@@ -52,7 +52,7 @@ class _Signals:
               help="Candidates to score within the budget (proposals over budget or already scored cost a lookup "
                    "and are not counted)  [default: 40 with a training proxy, 300 with a training-free one]")
 @click.option("--timeout", default=None, help="Stop after this long: 600, 600s, 10m, 1.5h.")
-@click.option("--proxy", default=None, help="Accuracy proxy: naswot+params, train, sotl, zico, naswot, synflow, "
+@click.option("--proxy", default=None, help="Accuracy proxy: naswot+params, top1, train, sotl, zico, naswot, synflow, "
                                             "params  [default: naswot+params, the best ranking in the proxy "
                                             "benchmark; multi-fidelity rungs apply to train and sotl]")
 @click.option("--proxy-opt", "proxy_opt", multiple=True, metavar="KEY=VALUE",
