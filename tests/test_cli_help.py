@@ -25,7 +25,7 @@ def _option_help(command: str, option: str) -> str:
 @pytest.mark.parametrize("command", ["search", "proxy"])
 def test_proxy_help_names_every_proxy_and_the_default(command: str) -> None:
     text = _option_help(command, "--proxy")
-    assert sorted(re.findall(r"[a-z+]+", text.split(":", 1)[1].split("[")[0])) == sorted(PROXIES.names())
+    assert sorted(re.findall(r"[a-z][a-z0-9+]*", text.split(":", 1)[1].split("[")[0])) == sorted(PROXIES.names())
     assert f"[default: {DEFAULT_PROXY}" in text
 
 
