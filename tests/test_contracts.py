@@ -54,7 +54,7 @@ def digits():
 
 @pytest.mark.parametrize("name", list(PROXIES))
 def test_proxy_contract(name, digits):
-    options = {"steps": 2, "batch_size": 16} if PROXIES[name].trains else {"batch_size": 16}
+    options = {key: value for key, value in {"steps": 2, "batch_size": 16}.items() if key in PROXIES[name].OPTIONS}
     check_proxy(name, ArchConfig.from_dict(PROXY_CFG), digits, **options)
 
 

@@ -102,6 +102,7 @@ class Proxy(ABC):
     metric: ClassVar[str] = ""
     kind: ClassVar[str] = "score"
     trains: ClassVar[bool] = False  # True for proxies that train the candidate (cost: seconds, not ms)
+    runs_network: ClassVar[bool] = True  # False for a proxy that predicts from the architecture alone
     OPTIONS: ClassVar[dict[str, Option]] = {
         "resolution": Option(int, 32, 0, doc="requested input side (rounded up to the network's stride)"),
         "threads": Option(int, 1, 0, trajectory=False, doc="torch intra-op threads (None keeps torch's)"),
@@ -147,6 +148,18 @@ def is_oom(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def unscorable(exc: BaseException) -> str | None:
+    """Why a candidate cannot be scored, for the errors that fail one candidate rather than the run: out of
+    memory, or a network the config limits refuse at the proxy's resolution; None for any other error."""
+    from nas.errors import ConfigError
+
+    if is_oom(exc):
+        return f"out of memory: {exc}".strip()[:300]
+    if isinstance(exc, ConfigError):
+        return f"cannot be built at the proxy's resolution: {exc}"[:300]
+    return None
 
 
 @contextmanager

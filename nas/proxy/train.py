@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import torch
 
 from nas.config import ArchConfig
-from nas.proxy.base import Proxy, ProxyResult, Stopwatch, is_oom, proxy_resolution
+from nas.proxy.base import Proxy, ProxyResult, Stopwatch, proxy_resolution, unscorable
 from nas.proxy.data import Dataset
 from nas.proxy.device import resolve_train_device
 from nas.proxy.options import Option
@@ -90,10 +90,11 @@ class TrainProxy(Proxy):
         try:
             session = self.open(cfg, data, seed=seed, device=device)
         except Exception as exc:
-            if not is_oom(exc):
+            reason = unscorable(exc)
+            if reason is None:
                 raise
             res = proxy_resolution(cfg, self.resolution)
-            return self.failed(cfg, f"out of memory: {exc}".strip()[:300], Stopwatch(), steps=0, resolution=res)
+            return self.failed(cfg, reason, Stopwatch(), steps=0, resolution=res)
         rungs: list[dict[str, Any]] = []
         for steps in self.rungs:
             result = session.advance(steps)

@@ -29,7 +29,7 @@ from torch import nn
 from nas.config import ArchConfig
 from nas.models.builder import build_model
 from nas.models.stats import count_params, network_stats
-from nas.proxy.base import Proxy, ProxyResult, Stopwatch, is_oom, proxy_resolution, real_batches, torch_threads
+from nas.proxy.base import Proxy, ProxyResult, Stopwatch, proxy_resolution, real_batches, torch_threads, unscorable
 from nas.proxy.data import Dataset
 from nas.proxy.device import resolve_train_device
 from nas.proxy.options import Option
@@ -72,9 +72,10 @@ class ZeroCostProxy(Proxy):
                 score, parts = self.score_with_parts(cfg, model, batches)
                 details.update(parts)
             except Exception as exc:
-                if not is_oom(exc):
+                reason = unscorable(exc)
+                if reason is None:
                     raise
-                return self.failed(cfg, f"out of memory: {exc}".strip()[:300], clock, **details)
+                return self.failed(cfg, reason, clock, **details)
         if not math.isfinite(score):
             return self.failed(cfg, f"non-finite {self.name} score ({score})", clock, **details)
         return self.result(cfg, score, clock, **details)

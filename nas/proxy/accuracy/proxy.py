@@ -38,6 +38,7 @@ class Top1Proxy(Proxy):
     name = "top1"
     metric = "predicted top-1 (%)"
     kind = "accuracy"
+    runs_network = False
     OPTIONS: ClassVar[dict[str, Option]] = {
         **Proxy.OPTIONS,  # resolution and threads: accepted like every proxy's, unused (nothing is run)
         "recipe": Option(str, "standard", choices=RECIPE_CHOICES,
