@@ -80,14 +80,6 @@ def test_proxy_resolution_rounds_up_to_the_stride():
     assert proxy_resolution(get_preset("deit-tiny"), 40) == 48
 
 
-def _overcommit_refuses_huge_allocations() -> bool:
-    try:
-        with open("/proc/sys/vm/overcommit_memory") as fh:
-            return fh.read().strip() in ("0", "2")
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("name", ["train", "zico"])
 def test_a_network_beyond_the_limits_at_the_proxy_resolution_gives_a_failed_result(tiny, digits, name):
     """A 65536 x 65536 input (a ~0.8 TB batch) is beyond the config limits: the proxy fails that candidate
