@@ -82,3 +82,38 @@ def network_stats(cfg: Any, *, resolution: int | None = None) -> tuple[int, int]
     if len(_stats) > _STATS_KEPT:
         _stats.popitem(last=False)
     return _stats[key]
+
+
+_BLOCKS_KEPT = 4096  # blocks whose counts a process remembers (a space has a few thousand distinct blocks)
+_block_counts: OrderedDict[str, tuple[int, int]] = OrderedDict()
+
+
+def block_counts(spec: Any) -> tuple[int, int]:
+    """(parameters, MACs) of one planned block (a :class:`~nas.models.plan.BlockSpec`), built alone and fed an
+    input of its shape; remembered per block key."""
+    from nas.models.builder import build_block, example_input
+
+    hit = _block_counts.get(spec.key)
+    if hit is not None:
+        _block_counts.move_to_end(spec.key)
+        return hit
+    block = build_block(spec)
+    with _eval(block):
+        _, macs = _forward_macs(block, example_input(spec))
+    _block_counts[spec.key] = count_params(block), macs
+    if len(_block_counts) > _BLOCKS_KEPT:
+        _block_counts.popitem(last=False)
+    return _block_counts[spec.key]
+
+
+def planned_stats(cfg: Any, *, resolution: int | None = None) -> tuple[int, int]:
+    """(parameters, MACs) of ``cfg`` as the sum over its planned blocks: the same numbers as
+    :func:`network_stats` (a network is the chain of its blocks), at the cost of the blocks not counted yet, so
+    a search can test size limits on every proposal and find the smallest network of a space."""
+    from nas.models.plan import plan
+
+    params = macs = 0
+    for spec in plan(cfg, resolution=resolution):
+        p, m = block_counts(spec)
+        params, macs = params + p, macs + m
+    return params, macs

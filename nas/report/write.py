@@ -76,6 +76,7 @@ def write_report(run_dir: str | Path) -> ReportResult:
     )
     if not front:
         notes.append(f"no trial within {run.budget_ms:g} ms: search again with a larger --budget or more trials")
+    notes += _latency_notes(run, front)
     plot = PlotData(
         trials=completed, feasible=[run.feasible(r) for r in completed], front=front, presets=presets,
         budget_ms=run.budget_ms, method=run.method, title=f"{run.path.name}: {run.device}, budget {_ms(run.budget_ms)}",
@@ -84,6 +85,23 @@ def write_report(run_dir: str | Path) -> ReportResult:
     write_atomic(result.html, render_html(plot))
     write_atomic(result.markdown, _markdown(run, result))
     return result
+
+
+def _latency_notes(run: Run, front: list[dict[str, Any]]) -> list[str]:
+    """What the reader of the front must know about its latencies: points outside the table's evidence, points
+    measured over the budget."""
+    notes = []
+    outside = [p for p in front if p.get("latency_outside")]
+    if outside:
+        axes = sorted({a.split(":")[0] for p in outside for a in p["latency_outside"]})
+        notes.append(f"{len(outside)} of {len(front)} front points lie outside the range the '{run.device}' table was "
+                     f"fitted or calibrated on ({', '.join(axes)}): their intervals are widened; measure them before "
+                     "you ship one")
+    over = [p for p in front if p.get("measured_ms") is not None and p["measured_ms"] > run.budget_ms]
+    if over:
+        notes.append(f"{len(over)} front point(s) measured over the budget: trial(s) "
+                     f"{', '.join(str(p['trial']) for p in over)} (marked ✗ in the table)")
+    return notes
 
 
 def _point(run: Run, record: TrialRecord) -> dict[str, Any]:
@@ -103,6 +121,10 @@ def _ms(value: float | None) -> str:
 
 def _num(value: float | None, scale: float, digits: int = 2) -> str:
     return "-" if value is None else f"{value / scale:.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}" if value < 0.995 else ">99%"
 
 
 def _acc(value: float | None) -> str:
@@ -160,19 +182,41 @@ def _markdown(run: Run, res: ReportResult) -> str:
     lines += ["", f"![Pareto front]({PNG_NAME})", "", f"Interactive plot: [{HTML_NAME}]({HTML_NAME})", ""]
     for note in res.notes:
         lines.append(f"> {note}")
+    if res.notes:
+        lines.append("")
     lat_col = f"latency (ms, {method})"
     score_col = meta.metric.label
     rungs = len(meta.rungs) > 1
+    level = next((p["latency_interval"]["level"] for p in res.front if p.get("latency_interval")), None)
+    interval = level is not None
+    measured = any(p.get("measured_ms") is not None for p in res.front)
+    devices = [d.device for d in meta.limits.devices]
+    limits = meta.limits.describe()
+    if limits:
+        lines += ["## Limits besides the budget", "", *[f"- {line}" for line in limits], ""]
     lines += [
         "## Pareto front within the budget", "",
-        f"| trial | {score_col} |{' steps (rung) |' if rungs else ''} {lat_col} | deploy px | params (M) "
-        "| MACs (M) | architecture |",
-        "|---:|---:|" + ("---:|" if rungs else "") + "---:|---:|---:|---:|---|",
+        f"| trial | {score_col} |{' steps (rung) |' if rungs else ''} {lat_col} |"
+        + (f" {level:.0%} interval (ms) | chance within budget |" if interval else "")
+        + (" measured (ms) |" if measured else "") + "".join(f" {d} (ms) |" for d in devices)
+        + " deploy px | params (M) | MACs (M) | architecture |",
+        "|---:|---:|" + ("---:|" if rungs else "") + "---:|" + ("---:|---:|" if interval else "")
+        + ("---:|" if measured else "") + "---:|" * len(devices) + "---:|---:|---:|---|",
     ]
     for p in res.front:
         name = f" ({p['preset']})" if p.get("preset") else ""
         steps = f" {p['steps']} ({p['rung'] + 1}/{len(meta.rungs)}) |" if rungs else ""
-        lines.append(f"| {p['trial']} | {_acc(p['score'])} |{steps} {_num(p['latency_ms'], 1, 3)} | "
+        cells = ""
+        if interval:
+            iv = p.get("latency_interval") or {}
+            far = " (outside the fitted range)" if p.get("latency_outside") else ""
+            cells += (f" {_num(iv.get('low_ms'), 1, 3)}-{_num(iv.get('high_ms'), 1, 3)}{far} | "
+                      f"{_pct(p.get('budget_chance'))} |")
+        if measured:
+            m = p.get("measured_ms")
+            cells += " - |" if m is None else f" {m:.3f}{' ✗ over budget' if m > res.budget_ms else ''} |"
+        cells += "".join(f" {_num((p.get('device_latencies') or {}).get(d), 1, 3)} |" for d in devices)
+        lines.append(f"| {p['trial']} | {_acc(p['score'])} |{steps} {_num(p['latency_ms'], 1, 3)} |{cells} "
                      f"{p.get('resolution') or '-'} | {_num(p['params'], 1e6)} | {_num(p['macs'], 1e6, 1)} | "
                      f"{_code(p['summary'])}{name} |")
     if res.presets:

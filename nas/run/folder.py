@@ -17,6 +17,7 @@ from typing import Any
 
 from nas.files import write_atomic, write_json
 from nas.run.front import front_of
+from nas.run.measured import Measurement, read_measured, with_measured
 from nas.run.meta import RunMeta
 from nas.run.record import TRIAL_COLUMNS, PresetRow, TrialRecord
 
@@ -48,6 +49,7 @@ class RunWriter:
         self.front: list[TrialRecord] = []
         self._configs: dict[int, Any] = {}
         self._written: set[int] = set()
+        self.measured = read_measured(self.path)
 
     def start(self, records: Iterable[TrialRecord]) -> None:
         """Write the whole folder from the trials that finished before this session (once per session)."""
@@ -86,8 +88,15 @@ class RunWriter:
         """Rewrite trials.csv sorted by trial number (the appended rows are in finishing order)."""
         self._rewrite_csv(sorted((r for r in records if r.state in ("COMPLETE", "FAIL")), key=lambda r: r.trial))
 
+    def measure(self, measurements: dict[int, Measurement]) -> None:
+        """Take the run's measurements (measured.json, already written): the front shows them (pareto.json);
+        the next ``finish`` writes them into trials.csv."""
+        self.measured = dict(measurements)
+        self._write_pareto()
+
     # -- files ----------------------------------------------------------------------------
     def _row(self, r: TrialRecord) -> list[str]:
+        r = with_measured(r, self.measured)
         return r.to_row(budget_ms=self.meta.budget_ms, metric=self.meta.metric.name,
                         is_accuracy=self.meta.metric.is_accuracy)
 
@@ -119,6 +128,7 @@ class RunWriter:
         points = []
         for r in self.front:
             cfg = self._config(r)
+            r = with_measured(r, self.measured)
             points.append({**r.to_point(metric=metric.name, is_accuracy=metric.is_accuracy),
                            "summary": self.summary_of(cfg), "config": cfg.to_dict()})
         write_json(self.path / PARETO_JSON, {"budget_ms": self.meta.budget_ms, "device": self.meta.device,

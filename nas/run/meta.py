@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import NasError
+from nas.run.limits import Limits
 
 SCHEMA = 2
 METRIC_KINDS = ("accuracy", "loss-based score", "count", "score")
@@ -77,6 +78,9 @@ class RunMeta:
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
     sessions: tuple[dict[str, Any], ...] = ()
+    limits: Limits = field(default_factory=Limits)  # further devices, size limits, confidence (none: none)
+    verify: int = 0  # front points measured end to end when the search finishes (--verify)
+    report: bool = True  # False: started with --no-report (a --resume writes none either)
     schema: int = SCHEMA
 
     @property
@@ -92,6 +96,7 @@ class RunMeta:
         out["device"] = self.table.device  # for readers of the first schema
         out["rungs"], out["argv"], out["sessions"] = list(self.rungs), list(self.argv), list(self.sessions)
         out["resolutions"] = list(self.resolutions)
+        out["limits"] = self.limits.to_dict()
         return out
 
     @classmethod
@@ -113,6 +118,7 @@ class RunMeta:
                       space=str(data.get("space") or "?"), rungs=tuple(data.get("rungs") or ()),
                       resolutions=tuple(data.get("resolutions") or ()),
                       argv=tuple(data.get("argv") or ()), sessions=tuple(data.get("sessions") or ()),
+                      limits=Limits.from_dict(data.get("limits")), verify=int(data.get("verify") or 0),
                       schema=int(data.get("schema") or 1))
         return cls(**values)
 

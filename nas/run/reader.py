@@ -18,6 +18,7 @@ from nas.errors import NasError, UsageError
 from nas.run.census import Census, RunCounts
 from nas.run.folder import CONFIGS, PARETO_JSON, PRESETS_JSON, RUN_JSON, SPACE_COPY, STUDY_DB, TRIALS_CSV
 from nas.run.front import front_of
+from nas.run.measured import read_measured, with_measured
 from nas.run.meta import RunFolderError, RunMeta, read_meta
 from nas.run.record import PresetRow, TrialRecord
 
@@ -153,7 +154,8 @@ def load_run(path: str | Path) -> Run:
         raise NotARunError(f"'{path}' is not a search run folder ({what}); give the folder of `nas search`")
     run = Run(path=path, meta=read_meta(path / RUN_JSON))
     if (path / TRIALS_CSV).is_file():
-        run.records = _read_trials(path / TRIALS_CSV)
+        measured = read_measured(path)
+        run.records = [with_measured(r, measured) for r in _read_trials(path / TRIALS_CSV)]
     if (path / PRESETS_JSON).is_file():
         run.presets = [PresetRow.from_dict(p) for p in _read_json(path / PRESETS_JSON) or []]
     if (path / PARETO_JSON).is_file():

@@ -18,7 +18,9 @@ RECORD_ATTR = "nas"
 # trials.csv columns; the first ten are the columns of the first run folders (kept for their readers)
 TRIAL_COLUMNS = ("trial", "state", "feasible", "accuracy", "latency_ms", "params", "macs", "preset", "reason",
                  "seconds", "score", "metric", "rung", "steps", "rung_scores", "cpu_s", "origin", "arch",
-                 "resolution", "retry_of", "worker", "optuna_params", "duplicate_of")
+                 "resolution", "retry_of", "worker", "optuna_params", "duplicate_of", "latency_low_ms",
+                 "latency_high_ms", "latency_level", "budget_chance", "latency_outside", "device_latencies",
+                 "measured_ms")
 
 # where a trial came from
 ORIGINS = ("preset", "fastest", "sampler", "retry")
@@ -61,6 +63,13 @@ class TrialRecord:
         retry_of: the interrupted trial this one continues.
         duplicate_of: the trial that holds the same network (two workers proposed it at once); not scored.
         optuna_params: the trial's Optuna params (what replays it through the space).
+        latency_low_ms, latency_high_ms, latency_level: the interval of ``latency_ms`` from the table's evidence
+            (``nas.latency.interval``), at the run's confidence (else 0.9).
+        budget_chance: the chance, under that interval, that the true latency is within the budget.
+        latency_outside: where the network lies outside the range the table was fitted or calibrated on.
+        device_latencies: predicted latency on each further device of the run (device -> ms).
+        measured_ms: the latency measured end to end on the run's device (``--verify``, ``nas report
+            --timings``), None when not measured.
     """
 
     trial: int
@@ -79,6 +88,13 @@ class TrialRecord:
     retry_of: int | None = None
     duplicate_of: int | None = None
     optuna_params: dict[str, Any] = field(default_factory=dict)
+    latency_low_ms: float | None = None
+    latency_high_ms: float | None = None
+    latency_level: float | None = None
+    budget_chance: float | None = None
+    latency_outside: tuple[str, ...] = ()
+    device_latencies: dict[str, float] = field(default_factory=dict)
+    measured_ms: float | None = None
 
     # -- derived --------------------------------------------------------------------------
     @property
@@ -129,7 +145,11 @@ class TrialRecord:
                 "resolution": self.resolution, "preset": self.preset,
                 "rungs": [r.to_list() for r in self.rungs], "params": self.params, "macs": self.macs,
                 "reason": self.reason, "seconds": self.seconds, "worker": self.worker,
-                "retry_of": self.retry_of, "duplicate_of": self.duplicate_of}
+                "retry_of": self.retry_of, "duplicate_of": self.duplicate_of,
+                "latency_low_ms": self.latency_low_ms, "latency_high_ms": self.latency_high_ms,
+                "latency_level": self.latency_level, "budget_chance": self.budget_chance,
+                "latency_outside": list(self.latency_outside), "device_latencies": dict(self.device_latencies),
+                "measured_ms": self.measured_ms}
 
     @classmethod
     def from_trial(cls, trial: Any) -> TrialRecord:
@@ -143,6 +163,7 @@ class TrialRecord:
             macs=_int(attr.get("macs")), reason=str(attr.get("reason") or ""), seconds=_float(attr.get("seconds")),
             worker=str(attr.get("worker") or ""), retry_of=_int(attr.get("retry_of")),
             duplicate_of=_int(attr.get("duplicate_of")), optuna_params=dict(trial.params),
+            **_interval_fields(attr),
         )
 
     # -- trials.csv -----------------------------------------------------------------------
@@ -155,7 +176,10 @@ class TrialRecord:
                 " ".join(f"{r.steps}:{r.score!r}:{r.cpu_s:.3f}" for r in self.rungs), _num(round(self.cpu_s, 3)),
                 self.origin, self.arch, _num(self.resolution), _num(self.retry_of), self.worker,
                 json.dumps(self.optuna_params, sort_keys=True) if self.optuna_params else "",
-                _num(self.duplicate_of)]
+                _num(self.duplicate_of), _num(self.latency_low_ms), _num(self.latency_high_ms),
+                _num(self.latency_level), _num(self.budget_chance), " ".join(self.latency_outside),
+                json.dumps(self.device_latencies, sort_keys=True) if self.device_latencies else "",
+                _num(self.measured_ms)]
 
     @classmethod
     def from_row(cls, row: dict[str, str]) -> TrialRecord:
@@ -172,6 +196,8 @@ class TrialRecord:
             params=_int(row.get("params")), macs=_int(row.get("macs")), reason=row.get("reason") or "",
             seconds=_float(row.get("seconds")), worker=row.get("worker") or "", retry_of=_int(row.get("retry_of")),
             optuna_params=json.loads(params) if params else {}, duplicate_of=_int(row.get("duplicate_of")),
+            **_interval_fields({**row, "latency_outside": (row.get("latency_outside") or "").split(),
+                                "device_latencies": json.loads(row.get("device_latencies") or "{}")}),
         )
 
     # -- pareto.json ----------------------------------------------------------------------
@@ -180,7 +206,12 @@ class TrialRecord:
         point = {"trial": self.trial, "score": self.score, "metric": metric, "latency_ms": self.latency_ms,
                  "rung": self.rung, "steps": self.steps, "rung_scores": [r.to_list() for r in self.rungs],
                  "params": self.params, "macs": self.macs, "preset": self.preset or None, "origin": self.origin,
-                 "arch": self.arch, "resolution": self.resolution, "optuna_params": self.optuna_params}
+                 "arch": self.arch, "resolution": self.resolution, "optuna_params": self.optuna_params,
+                 "latency_interval": (None if self.latency_high_ms is None else
+                                      {"low_ms": self.latency_low_ms, "high_ms": self.latency_high_ms,
+                                       "level": self.latency_level}),
+                 "budget_chance": self.budget_chance, "latency_outside": list(self.latency_outside),
+                 "device_latencies": dict(self.device_latencies), "measured_ms": self.measured_ms}
         if is_accuracy:
             point["accuracy"] = self.score
         return point
@@ -196,7 +227,21 @@ class TrialRecord:
                    arch=point.get("arch") or "", latency_ms=_float(point.get("latency_ms")),
                    resolution=_int(point.get("resolution")), preset=point.get("preset") or "", rungs=rungs,
                    params=_int(point.get("params")), macs=_int(point.get("macs")),
-                   optuna_params=dict(point.get("optuna_params") or {}))
+                   optuna_params=dict(point.get("optuna_params") or {}),
+                   **_interval_fields({**(point.get("latency_interval") or {}), **point}))
+
+
+def _interval_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The interval, further-device and measured fields of a record from a dict of any of its forms (the study
+    attribute, a trials.csv row, a pareto.json point); absent in run folders written before them."""
+    low = data.get("latency_low_ms", data.get("low_ms"))
+    high = data.get("latency_high_ms", data.get("high_ms"))
+    level = data.get("latency_level", data.get("level"))
+    return {"latency_low_ms": _float(low), "latency_high_ms": _float(high), "latency_level": _float(level),
+            "budget_chance": _float(data.get("budget_chance")),
+            "latency_outside": tuple(str(a) for a in data.get("latency_outside") or ()),
+            "device_latencies": {str(k): float(v) for k, v in (data.get("device_latencies") or {}).items()},
+            "measured_ms": _float(data.get("measured_ms"))}
 
 
 def _num(value: Any) -> str:

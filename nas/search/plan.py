@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import UsageError
+from nas.run.limits import DeviceBudget, LimitError, Limits
 from nas.run.meta import RunMeta
 from nas.search.events import OnEvent, SearchEvent, ignore
 from nas.search.fidelity import Scorer
@@ -30,7 +31,7 @@ DEFAULT_TRIALS_TRAINING_FREE = 300
 SEED_MAX = 2**32 - 1  # numpy's and Optuna's samplers take 32-bit seeds
 # settings that define a run: a resumed run or a joining worker must have the same
 SHARED_SETTINGS = ("device", "budget_ms", "space", "resolutions", "proxy", "proxy_options", "data", "table_hash",
-                   "rungs")
+                   "rungs", "limits")
 
 
 class StudyMismatchError(UsageError):
@@ -47,6 +48,13 @@ class SearchSettings:
 
     device: str | None = None
     budget_ms: float | None = None
+    also: tuple[tuple[str, float], ...] = ()  # further (device, budget_ms) pairs a candidate must fit too
+    max_params: int | None = None
+    max_macs: int | None = None
+    max_size_mb: float | None = None
+    precision: str | None = None  # of --max-size-mb's weights (default fp16)
+    confidence: float | None = None  # fit a budget with the upper end of this interval, not the point
+    verify: int | None = None  # measure this many front points nearest the budget end to end at the end
     space: str | None = None
     resolutions: tuple[int, ...] | None = None  # deploy resolution(s) instead of the space's own
     trials: int | None = None
@@ -66,7 +74,7 @@ class SearchSettings:
     train_device: str | None = None
     multi_fidelity: bool | None = None
     max_cpu_s: float | None = None  # stop once the workers spent this many CPU seconds scoring (benchmarks)
-    report: bool = True
+    report: bool | None = None  # None: write the report (on --resume: as the run was started)
     enqueue_presets: bool = True  # the benchmark turns it off to compare samplers alone
     argv: list[str] = field(default_factory=list)
 
@@ -84,6 +92,8 @@ class SearchPlan:
     device: str
     tables_dir: str | None
     budget_ms: float
+    limits: Limits  # further devices, size limits, confidence
+    verify: int
     fastest_ms: float
     fastest_params: dict[str, Any]
     space: str
@@ -123,6 +133,7 @@ class Resources:
     table: Any
     data: Any
     scorer: Scorer
+    tables: dict[str, Any] = field(default_factory=dict)  # the further devices' tables, by device
 
 
 def default_workers() -> int:
@@ -180,29 +191,37 @@ def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[
             f"budget {format_ms(s.budget_ms)} is below the fastest network of space '{space.name}' on "
             f"'{table.device}' ({fastest_ms:.4g} ms, {table.method}); use --budget "
             f"{math.ceil(fastest_ms * 100) / 100:g}ms or more")
+    limits, tables = _resolve_limits(s, table, space, fastest_params, on_event)
+    verify = _check_verify(s.verify, table)
     s.data = s.data or DEFAULT_DATA
     seed = 0 if s.seed is None else s.seed
     data = load_dataset(s.data, seed=seed)
     multi_fidelity = True if s.multi_fidelity is None else s.multi_fidelity
     scorer = Scorer(proxy, data, seed=seed, device=device, multi_fidelity=multi_fidelity)
     trials = s.trials or (DEFAULT_TRIALS_TRAINING if proxy.trains else DEFAULT_TRIALS_TRAINING_FREE)
+    workers = s.workers or default_workers()
+    if workers > default_workers() and device == "cpu":
+        on_event(SearchEvent(f"note: --workers {workers} is more than the {default_workers()} core(s) this process "
+                             f"may use; {default_workers()} worker(s) run (more would only share the cores)"))
+        workers = default_workers()
     out = out or Path("runs") / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{table.device}-{format_ms(s.budget_ms)}"
     url = s.storage or default_storage_url(out)
     plan = SearchPlan(
         out=out, study=s.study or f"nas-{table.device}-{format_ms(s.budget_ms)}", storage_url=url,
         storage_shown=redact(url), own_storage=s.storage is None, resume=s.resume, device=table.device,
-        tables_dir=s.tables_dir, budget_ms=float(s.budget_ms), fastest_ms=float(fastest_ms),
+        tables_dir=s.tables_dir, budget_ms=float(s.budget_ms), limits=limits, verify=verify,
+        fastest_ms=float(fastest_ms),
         fastest_params=dict(fastest_params), space=space.name, space_ref=space_ref,
         space_path=str(space.path) if space.path else None, resolutions=tuple(s.resolutions or ()), trials=trials,
         timeout_s=s.timeout_s, max_cpu_s=s.max_cpu_s, proxy=s.proxy, proxy_options=dict(proxy.options), data=s.data,
-        sampler=s.sampler, seed=seed, worker_index=s.worker_index, workers=s.workers or default_workers(),
+        sampler=s.sampler, seed=seed, worker_index=s.worker_index, workers=workers,
         train_device=device, multi_fidelity=multi_fidelity, rungs=scorer.rungs, enqueue_presets=s.enqueue_presets,
-        report=s.report, argv=tuple(s.argv),
+        report=True if s.report is None else s.report, argv=tuple(s.argv),
         created=meta.created if meta else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         session=len(meta.sessions) + 1 if meta else 0)
     if meta is not None:
         _check_same(meta, plan, table)
-    return plan, Resources(space=space, table=table, data=data, scorer=scorer)
+    return plan, Resources(space=space, table=table, data=data, scorer=scorer, tables=tables)
 
 
 def load_resources(plan: SearchPlan) -> Resources:
@@ -217,7 +236,85 @@ def load_resources(plan: SearchPlan) -> Resources:
     space = load_space(plan.space_ref)
     if plan.resolutions:
         space = space.at_resolution(*plan.resolutions)
-    return Resources(space=space, table=load_table(plan.device, plan.tables_dir), data=data, scorer=scorer)
+    tables = {d.device: load_table(d.device, plan.tables_dir) for d in plan.limits.devices}
+    return Resources(space=space, table=load_table(plan.device, plan.tables_dir), data=data, scorer=scorer,
+                     tables=tables)
+
+
+def _resolve_limits(s: SearchSettings, table: Any, space: Any, fastest_params: dict[str, Any],
+                    on_event: OnEvent) -> tuple[Limits, dict[str, Any]]:
+    """The run's Limits and the further devices' tables; refuses a device given twice, a budget below a
+    device's fastest network and a size limit no network of the space meets (naming the smallest it reaches)."""
+    from nas.latency.extend import reporting
+    from nas.latency.interval import check_level
+    from nas.latency.predict import predict_ms
+    from nas.latency.table import load_table
+    from nas.search.budget import BudgetError, format_ms
+    from nas.space_members import fastest_member
+
+    confidence = None if s.confidence is None else check_level(s.confidence, flag="--confidence")
+    seen, tables, devices = {table.device}, {}, []
+    for device, budget_ms in s.also:
+        other = load_table(device, s.tables_dir)
+        if other.device in seen:
+            raise LimitError(f"--device {device} is given twice; give each device once, each with its --budget")
+        seen.add(other.device)
+        with reporting(lambda line: on_event(SearchEvent(line))):
+            fastest_ms, _ = fastest_member(space, partial(predict_ms, table=other), cost_id=other.hash)
+        if budget_ms < fastest_ms:
+            raise BudgetError(
+                f"budget {format_ms(budget_ms)} on '{other.device}' is below the fastest network of space "
+                f"'{space.name}' there ({fastest_ms:.4g} ms, {other.method}); use --budget "
+                f"{math.ceil(fastest_ms * 100) / 100:g}ms or more for --device {device}")
+        tables[other.device] = other
+        devices.append(DeviceBudget(other.device, float(budget_ms), other.hash, other.method))
+    limits = Limits(max_params=s.max_params, max_macs=s.max_macs, max_size_mb=s.max_size_mb,
+                    precision=s.precision or Limits.precision, confidence=confidence, devices=tuple(devices))
+    if limits.needs_counts:
+        _check_reachable(limits, space, fastest_params, on_event)
+    return limits, tables
+
+
+def _check_reachable(limits: Limits, space: Any, fastest_params: dict[str, Any], on_event: OnEvent) -> None:
+    """A size limit the fastest network meets is reachable; else the smallest network of the space by that
+    count is found (exact, cached per space) and the limit refused when even it is over."""
+    from nas.models.stats import planned_stats
+    from nas.space_members import fastest_member
+
+    params, macs = planned_stats(space.config_from_params(fastest_params))
+    if not limits.reasons(params=params, macs=macs):
+        return
+    checks = (("--max-params", limits.max_params, 0, lambda n: n, lambda n: f"{n / 1e6:.3g}M", "parameters"),
+              ("--max-macs", limits.max_macs, 1, lambda n: n, lambda n: f"{n / 1e6:.4g}M", "MACs"),
+              ("--max-size-mb", limits.max_size_mb, 0, limits.size_mb, lambda n: f"{n:.3g}",
+               f"MB of {limits.precision} weights"))
+    for flag, limit, index, value_of, shown, unit in checks:
+        if limit is None or value_of((params, macs)[index]) <= limit:
+            continue
+        on_event(SearchEvent(f"finding the smallest network of space '{space.name}' by {unit} (once per space)"))
+        smallest, _ = fastest_member(space, lambda cfg, i=index: float(planned_stats(cfg)[i]),
+                                     cost_id=("params" if index == 0 else "macs") + "-count-v1")
+        if value_of(smallest) > limit:
+            raise LimitError(f"{flag} {shown(limit) if flag != '--max-size-mb' else f'{limit:g}'}: no network of "
+                             f"space '{space.name}' is that small; the smallest has {shown(value_of(smallest))} "
+                             f"{unit}; use {flag} {shown(value_of(smallest))} or more")
+
+
+def _check_verify(verify: int | None, table: Any) -> int:
+    """--verify K: at least 1, and on a device whose runtime this machine can time."""
+    from nas.latency.backends import get_backend
+
+    if not verify:
+        if verify is not None and verify < 0:
+            raise UsageError(f"--verify must be 1 or more (front points to measure), got {verify}")
+        return 0
+    if verify < 0:
+        raise UsageError(f"--verify must be 1 or more (front points to measure), got {verify}")
+    if not get_backend(table.runtime).can_time:
+        raise UsageError(f"--verify measures on this machine, which cannot time '{table.device}' ({table.runtime}); "
+                         f"for a phone: nas export RUN --front --format coreml --out DIR, time the models on it, "
+                         f"then nas report RUN --timings DIR/timings.csv")
+    return int(verify)
 
 
 def _check_numbers(s: SearchSettings) -> None:
@@ -274,6 +371,10 @@ def _restore(s: SearchSettings) -> RunMeta | None:
     meta = read_meta(Path(s.out) / RUN_JSON)
     given = {"device": (s.device, meta.device), "budget": (s.budget_ms, meta.budget_ms),
              "proxy": (s.proxy, meta.proxy), "data": (s.data, meta.data), "seed": (s.seed, meta.seed),
+             "max-params": (s.max_params, meta.limits.max_params), "max-macs": (s.max_macs, meta.limits.max_macs),
+             "max-size-mb": (s.max_size_mb, meta.limits.max_size_mb), "precision": (s.precision, meta.limits.precision),
+             "confidence": (s.confidence, meta.limits.confidence),
+             "device (further)": (tuple(s.also) or None, tuple((d.device, d.budget_ms) for d in meta.limits.devices)),
              **{f"proxy-opt {k}": (v, meta.proxy_options.get(k)) for k, v in (s.proxy_options or {}).items()}}
     for flag, (value, saved) in given.items():
         if value is not None and value != saved:
@@ -282,6 +383,11 @@ def _restore(s: SearchSettings) -> RunMeta | None:
     copy = Path(s.out) / "space.yaml"
     s.device, s.budget_ms, s.proxy, s.data = meta.device, meta.budget_ms, meta.proxy, meta.data
     s.proxy_options = dict(meta.proxy_options)
+    s.max_params, s.max_macs, s.max_size_mb = meta.limits.max_params, meta.limits.max_macs, meta.limits.max_size_mb
+    s.precision, s.confidence = meta.limits.precision, meta.limits.confidence
+    s.also = tuple((d.device, d.budget_ms) for d in meta.limits.devices)
+    s.verify = meta.verify if s.verify is None else s.verify
+    s.report = meta.report if s.report is None else s.report
     s.space = s.space or (str(copy) if copy.is_file() else meta.space_path or meta.space)
     s.resolutions = s.resolutions or meta.resolutions or None
     s.sampler = s.sampler or meta.sampler

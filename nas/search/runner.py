@@ -28,6 +28,7 @@ from nas.config import arch_id, summarize
 from nas.errors import NasError, UsageError
 from nas.run.census import Census
 from nas.run.folder import RUN_JSON, SPACE_COPY, RunWriter, write_meta
+from nas.run.measured import with_measured
 from nas.run.meta import Metric, RunMeta, TableRef, read_meta
 from nas.run.record import RECORD_ATTR, PresetRow, TrialRecord
 from nas.search.events import OnEvent, SearchEvent, SearchStatus, ignore
@@ -74,6 +75,8 @@ class SearchResult:
     cpu_s: float
     workers: int
     report: str | None
+    over_limits: int = 0  # proposals within the first budget but over another limit
+    limits: list[str] | None = None  # the run's limits besides the first budget, one line each
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` view: each front point has ``score`` and ``metric`` (``accuracy`` only when the
@@ -83,7 +86,8 @@ class SearchResult:
                 "metric": {"name": self.metric.name, "kind": self.metric.kind}, "rungs": list(self.rungs),
                 "target": self.target,
                 "scored": self.scored, "trained": self.scored if self.trains else 0, "failed": self.failed,
-                "interrupted": self.interrupted, "over_budget": self.over_budget, "duplicates": self.duplicates,
+                "interrupted": self.interrupted, "over_budget": self.over_budget, "over_limits": self.over_limits,
+                "limits": list(self.limits or []), "duplicates": self.duplicates,
                 "front": front, "stopped_by": self.stopped_by, "seconds": round(self.seconds, 1),
                 "cpu_s": round(self.cpu_s, 1), "workers": self.workers, "report": self.report}
 
@@ -179,7 +183,7 @@ def _shared_settings(plan: SearchPlan, res: Resources) -> dict[str, Any]:
     return {"device": plan.device, "budget_ms": plan.budget_ms, "space": plan.space,
             "resolutions": list(plan.resolutions), "proxy": plan.proxy,
             "proxy_options": plan.proxy_options, "data": plan.data, "table_hash": res.table.hash,
-            "rungs": list(plan.rungs)}
+            "rungs": list(plan.rungs), "limits": plan.limits.to_dict()}
 
 
 def _check_shared(saved: dict[str, Any], current: dict[str, Any], study: str) -> None:
@@ -215,12 +219,36 @@ def _queue_first(study: Any, plan: SearchPlan, res: Resources, presets: list[Pre
                    if p.latency_ms is not None and p.latency_ms <= plan.budget_ms]
     seen: dict[str, int] = {}
     for origin, preset, params in queued:
-        arch = arch_id(res.space.config_from_params(params))
-        if arch in seen:
+        cfg = res.space.config_from_params(params)
+        arch = arch_id(cfg)
+        if arch in seen or not _meets_limits(cfg, plan, res):
             continue
         seen[arch] = 1
         record = TrialRecord(trial=-1, state="WAITING", origin=origin, preset=preset, arch=arch)
         study.enqueue_trial(params, user_attrs={RECORD_ATTR: record.to_attr()})
+
+
+def _meets_limits(cfg: Any, plan: SearchPlan, res: Resources) -> bool:
+    """Whether a network queued ahead of the sampler meets the run's limits besides the first budget's point
+    (the workers test the same with the interval at the run's confidence)."""
+    from nas.latency.interval import estimate_latency
+    from nas.latency.predict import predict_ms
+    from nas.models.stats import planned_stats
+
+    limits = plan.limits
+    if not (limits.devices or limits.needs_counts or limits.confidence is not None):
+        return True
+    params, macs = planned_stats(cfg)
+    latencies = {}
+    for d in limits.devices:
+        table = res.tables[d.device]
+        latencies[d.device] = (predict_ms(cfg, table) if limits.confidence is None else
+                               estimate_latency(cfg, table, level=limits.confidence, stats=(params, macs)).high_ms)
+    if limits.confidence is not None:
+        high = estimate_latency(cfg, res.table, level=limits.confidence, stats=(params, macs)).high_ms
+        if high > plan.budget_ms:
+            return False
+    return not limits.reasons(params=params, macs=macs, latencies=latencies)
 
 
 def _meta(plan: SearchPlan, res: Resources) -> RunMeta:
@@ -228,7 +256,8 @@ def _meta(plan: SearchPlan, res: Resources) -> RunMeta:
                "workers": plan.workers}
     path = plan.out / RUN_JSON
     if plan.resume and path.is_file():
-        return replace(read_meta(path), trials=plan.trials, workers=plan.workers).with_session(session)
+        return replace(read_meta(path), trials=plan.trials, workers=plan.workers, verify=plan.verify,
+                       report=plan.report).with_session(session)
     table = res.table
     return RunMeta(
         study=plan.study, storage=plan.storage_shown, budget_ms=plan.budget_ms,
@@ -239,7 +268,8 @@ def _meta(plan: SearchPlan, res: Resources) -> RunMeta:
         proxy_options=plan.proxy_options, rungs=plan.rungs, tables_dir=plan.tables_dir, data=plan.data,
         sampler=plan.sampler, seed=plan.seed, trials=plan.trials, workers=plan.workers,
         train_device=plan.train_device, fastest_ms=plan.fastest_ms,
-        argv=plan.argv, versions=_versions(), created=plan.created)
+        argv=plan.argv, versions=_versions(), created=plan.created, limits=plan.limits, verify=plan.verify,
+        report=plan.report)
 
 
 def _versions() -> dict[str, str]:
@@ -285,7 +315,7 @@ class Coordinator:
         total = Tally()
         for key, value in self.run.study.user_attrs.items():
             if key.startswith(TALLY_ATTR):
-                for name in ("proposals", "over_budget", "duplicates", "unpriced", "cpu_s"):
+                for name in ("proposals", "over_budget", "over_limits", "duplicates", "unpriced", "cpu_s"):
                     setattr(total, name, getattr(total, name) + value.get(name, 0))
                 total.stopped_by = total.stopped_by or value.get("stopped_by")
         return total
@@ -416,18 +446,42 @@ def finish(plan: SearchPlan, coordinator: Coordinator, stopped_by: str | None) -
     states = plan.out / STATES
     if states.is_dir() and not any(states.iterdir()):
         states.rmdir()
+    if plan.verify and coordinator.run.writer.front:
+        _verify(plan, coordinator)
     report = _write_report(plan.out, coordinator.on_event) if plan.report else None
     counts, tally = coordinator.census.counts(), coordinator.tallies()
     result = SearchResult(
         out=plan.out, study=plan.study, storage=plan.storage_shown, metric=coordinator.run.meta.metric,
         trains=coordinator.trains, rungs=coordinator.run.meta.rungs, target=plan.trials, scored=counts.scored,
         failed=counts.failed, interrupted=counts.interrupted, over_budget=tally.over_budget,
-        duplicates=tally.duplicates, front=list(coordinator.run.writer.front), stopped_by=stopped_by,
+        duplicates=tally.duplicates,
+        front=[with_measured(r, coordinator.run.writer.measured) for r in coordinator.run.writer.front],
+        over_limits=tally.over_limits,
+        limits=plan.limits.describe(), stopped_by=stopped_by,
         seconds=time.monotonic() - coordinator.started, cpu_s=tally.cpu_s, workers=plan.workers, report=report)
     if counts.scored == 0 and not (stopped_by or "").startswith(("SIG", "stop")):
         why = stopped_by or f"{counts.failed} candidate(s) failed"
         raise NothingScoredError(f"nothing was scored ({why}); the run folder {plan.out} has every trial's reason")
     return result
+
+
+def _verify(plan: SearchPlan, coordinator: Coordinator) -> None:
+    """--verify: measure the front points nearest the budget, write them to measured.json and the folder."""
+    from nas.latency.table import load_table
+    from nas.run.measured import write_measured
+    from nas.search.verify import verify_front
+
+    writer = coordinator.run.writer
+
+    def log(line: str) -> None:
+        coordinator.on_event(SearchEvent(line))
+
+    log(f"verifying {min(plan.verify, len(writer.front))} front point(s) nearest the budget end to end on this "
+        "machine")
+    measurements = verify_front(writer.front, budget_ms=plan.budget_ms, k=plan.verify,
+                                table=load_table(plan.device, plan.tables_dir), config_of=writer.config_of, log=log)
+    writer.measure(write_measured(plan.out, measurements))
+    coordinator.finish()
 
 
 def _write_report(out: Path, on_event: OnEvent) -> str | None:

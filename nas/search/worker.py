@@ -48,6 +48,7 @@ class Tally:
 
     proposals: int = 0
     over_budget: int = 0
+    over_limits: int = 0  # within the first budget's point but over another limit (device, size, confidence)
     duplicates: int = 0
     unpriced: int = 0  # proposals that could not be built or priced (the last error is kept)
     scored: int = 0
@@ -98,6 +99,7 @@ class Worker:
         self.census = Census(plan.budget_ms)
         self.rungs = RungIndex(Bands(plan.fastest_ms, plan.budget_ms))
         self.known: dict[str, int] = {}  # network -> the trial that holds it
+        self.refused: dict[str, dict[str, float]] = {}  # network over a limit -> its constraint values
         self.scorer = res.scorer
         self.states = Path(plan.out) / STATES
         self.tally = Tally()
@@ -182,9 +184,10 @@ class Worker:
 
     def _exhausted(self) -> str | None:
         counts, t = self.census.counts(), self.tally
-        if t.over_budget + t.duplicates >= MAX_REJECTIONS_PER_TRIAL * self.plan.trials + 100:
-            return (f"{t.over_budget} proposals over budget and {t.duplicates} already scored: the budget is very "
-                    "tight or the networks within it are used up")
+        if t.over_budget + t.over_limits + t.duplicates >= MAX_REJECTIONS_PER_TRIAL * self.plan.trials + 100:
+            limits = f", {t.over_limits} over the other limits" if t.over_limits else ""
+            return (f"{t.over_budget} proposals over budget{limits} and {t.duplicates} already scored: the limits "
+                    "are very tight or the networks within them are used up")
         if t.unpriced >= max(10, self.plan.trials) and counts.scored == 0:
             return f"{t.unpriced} proposals could not be built or priced; last: {t.last_error}"
         if counts.failed >= max(10, self.plan.trials) and counts.scored == 0:
@@ -224,6 +227,12 @@ class Worker:
                                           latency_ms=latency_ms, optuna_params=dict(trial.params))
             trial.set_user_attr(RECORD_ATTR, job.record.to_attr())
             trial.set_constraint(CONSTRAINT, latency_ms - self.plan.budget_ms)
+            constraints, reasons = self._limits(job.cfg, latency_ms, job.record.arch)
+            for name, value in constraints.items():
+                trial.set_constraint(name, value)
+            if reasons:  # a queued network the limits refuse (they were checked when it was queued)
+                self._finish(job, job.record.with_(reason="over the limits: " + "; ".join(reasons)), failed=True)
+                continue
             holder = self.known.get(job.record.arch)
             if holder is not None and holder not in (number, record.retry_of):
                 self._finish_duplicate(job, holder)
@@ -260,6 +269,13 @@ class Worker:
             self.mirror.tell(proposal, self._values(holder))
             self.tally.duplicates += 1
             return None
+        constraints, reasons = self._limits(cfg, latency_ms, arch)
+        for name, value in constraints.items():
+            proposal.set_constraint(name, value)
+        if reasons:
+            self.mirror.tell(proposal, (0.0, latency_ms))
+            self.tally.over_limits += 1
+            return None
         frozen = self.mirror.frozen(proposal)
         record = TrialRecord(trial=-1, state="RUNNING", origin="sampler", arch=arch, latency_ms=latency_ms,
                              resolution=cfg.resolution, worker=self.me, optuna_params=dict(frozen.params))
@@ -279,10 +295,41 @@ class Worker:
     def _trial_id(self, number: int) -> int:
         return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
 
-    def _price(self, cfg: Any) -> float:
+    def _price(self, cfg: Any, table: Any = None) -> float:
+        """The predicted latency of ``cfg`` on ``table`` (default: the run's first device)."""
         from nas.latency.predict import predict_latency
 
-        return float(predict_latency(cfg, self.res.table).total_ms)
+        return float(predict_latency(cfg, table or self.res.table).total_ms)
+
+    def _limits(self, cfg: Any, latency_ms: float, arch: str) -> tuple[dict[str, float], list[str]]:
+        """The constraint values of a network within the first budget's point (the run's Limits: further
+        devices, sizes, the confidence) and why it does not fit (empty: it does); remembered per network."""
+        limits = self.plan.limits
+        if not (limits.devices or limits.needs_counts or limits.confidence is not None):
+            return {}, []
+        if arch in self.refused:
+            return self.refused[arch], ["over the limits (seen before)"]
+        from nas.latency.interval import estimate_latency
+        from nas.models.stats import planned_stats
+
+        params, macs = planned_stats(cfg) if limits.needs_counts or limits.confidence is not None else (None, None)
+        first = latency_ms
+        latencies = {}
+        if limits.confidence is not None:
+            first = estimate_latency(cfg, self.res.table, level=limits.confidence, stats=(params, macs)).high_ms
+        for d in limits.devices:
+            table = self.res.tables[d.device]
+            latencies[d.device] = (estimate_latency(cfg, table, level=limits.confidence, stats=(params, macs)).high_ms
+                                   if limits.confidence is not None else self._price(cfg, table))
+        constraints = {CONSTRAINT: first - self.plan.budget_ms,
+                       **limits.excess(params=params, macs=macs, latencies=latencies)}
+        reasons = limits.reasons(params=params, macs=macs, latencies=latencies)
+        if first > self.plan.budget_ms:
+            reasons.insert(0, f"upper end {first:.3g} ms of its {limits.confidence:.0%} interval > "
+                              f"{self.plan.budget_ms:g} ms")
+        if reasons:
+            self.refused[arch] = constraints
+        return constraints, reasons
 
     def _values(self, number: int | None) -> tuple[float, float] | None:
         record = self.census.records.get(number) if number is not None else None
@@ -362,13 +409,30 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - counting is informative only; the score stands
             params = macs = None
             record = record.with_(reason=_one_line(f"params/MACs not counted: {type(exc).__name__}: {exc}"))
-        record = record.with_(params=params, macs=macs)
+        record = record.with_(params=params, macs=macs, **self._latency_facts(job.cfg, params, macs))
         job.trial.set_user_attr(RECORD_ATTR, record.to_attr())
         values = (record.rungs[-1].score, record.latency_ms)
         self.study.tell(job.trial, list(values))
         if job.proposal is not None:
             self.mirror.tell(job.proposal, values)  # type: ignore[arg-type]
         self.tally.scored += 1
+
+    def _latency_facts(self, cfg: Any, params: int | None, macs: int | None) -> dict[str, Any]:
+        """A scored network's latency interval (at the run's confidence, else 0.9), its chance of fitting the
+        budget, where it lies outside the table's evidence, and its latency on every further device."""
+        from nas.latency.interval import DEFAULT_LEVEL, estimate_latency
+
+        level = self.plan.limits.confidence or DEFAULT_LEVEL
+        stats = None if params is None or macs is None else (params, macs)
+        facts: dict[str, Any] = {"device_latencies": {d: round(self._price(cfg, t), 6)
+                                                      for d, t in self.res.tables.items()}}
+        try:
+            est = estimate_latency(cfg, self.res.table, level=level, stats=stats)
+        except Exception:  # noqa: BLE001 - the interval is informative; the score and its point latency stand
+            return facts
+        return {**facts, "latency_low_ms": round(est.low_ms, 6), "latency_high_ms": round(est.high_ms, 6),
+                "latency_level": level, "budget_chance": round(est.chance_within(self.plan.budget_ms), 4),
+                "latency_outside": est.outside}
 
     def _finish_duplicate(self, job: Job, holder: int | None) -> None:
         from optuna.trial import TrialState

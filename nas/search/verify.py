@@ -1,0 +1,43 @@
+"""``nas search --verify K``: time the front points nearest the budget end to end when the search finishes.
+
+The search picks where the table is least checked (the budget edge), so the points a user would ship are
+measured on this machine with the table's runtime and thread count (the median of the network timer of
+``nas latency measure``) and written to the run's measured.json: the report and pareto.json show measured
+beside predicted, and mark a point measured over the budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from nas.run.measured import Measurement
+from nas.run.record import TrialRecord
+
+
+def nearest_budget(front: Sequence[TrialRecord], budget_ms: float, k: int) -> list[TrialRecord]:
+    """The ``k`` front points nearest the budget end (the slowest within it first)."""
+    return sorted(front, key=lambda r: (budget_ms - (r.latency_ms or 0.0), r.trial))[:k]
+
+
+def verify_front(front: Sequence[TrialRecord], *, budget_ms: float, k: int, table: Any,
+                 config_of: Callable[[dict[str, Any]], Any], log: Callable[[str], None]) -> list[Measurement]:
+    """Measure the ``k`` front points nearest the budget on this machine with ``table``'s runtime and threads.
+
+    Args:
+        config_of: the run's space replaying a trial's Optuna params to its ArchConfig.
+        log: receives one line per measured point.
+    """
+    from nas.latency.validate import measure_latency
+
+    out = []
+    threads = int(table.threads or 1)
+    for record in nearest_budget(front, budget_ms, k):
+        cfg = config_of(record.optuna_params)
+        timing = measure_latency(cfg, runtime=table.runtime, threads=threads)
+        ms = float(timing["latency_ms"])
+        source = f"--verify: {timing['runtime']} {timing['runtime_version']}, {threads} thread(s), median"
+        out.append(Measurement(record.trial, ms, source))
+        over = " (over the budget)" if ms > budget_ms else ""
+        log(f"verified trial {record.trial}: measured {ms:.3g} ms, predicted {record.latency_ms:.3g} ms{over}")
+    return out
