@@ -226,7 +226,6 @@ class Worker:
             job.record = job.record.with_(arch=arch_id(job.cfg), resolution=job.cfg.resolution,
                                           latency_ms=latency_ms, optuna_params=dict(trial.params))
             trial.set_user_attr(RECORD_ATTR, job.record.to_attr())
-            trial.set_constraint(CONSTRAINT, latency_ms - self.plan.budget_ms)
             constraints, reasons = self._limits(job.cfg, latency_ms, job.record.arch)
             for name, value in constraints.items():
                 trial.set_constraint(name, value)
@@ -258,8 +257,8 @@ class Worker:
             self.tally.unpriced += 1
             self.tally.last_error = _one_line(f"{type(exc).__name__}: {exc}")
             return None
-        proposal.set_constraint(CONSTRAINT, latency_ms - self.plan.budget_ms)
         if latency_ms > self.plan.budget_ms:
+            proposal.set_constraint(CONSTRAINT, latency_ms - self.plan.budget_ms)
             self.mirror.tell(proposal, (0.0, latency_ms))
             self.tally.over_budget += 1
             return None
@@ -302,11 +301,12 @@ class Worker:
         return float(predict_latency(cfg, table or self.res.table).total_ms)
 
     def _limits(self, cfg: Any, latency_ms: float, arch: str) -> tuple[dict[str, float], list[str]]:
-        """The constraint values of a network within the first budget's point (the run's Limits: further
-        devices, sizes, the confidence) and why it does not fit (empty: it does); remembered per network."""
+        """The constraint values of a network within the first budget's point (the budget, and the run's Limits:
+        further devices, sizes, the confidence) and why it does not fit (empty: it does); a refused network's
+        are remembered. Optuna keeps a trial's first value of a constraint, so each is set once, from here."""
         limits = self.plan.limits
         if not (limits.devices or limits.needs_counts or limits.confidence is not None):
-            return {}, []
+            return {CONSTRAINT: latency_ms - self.plan.budget_ms}, []
         if arch in self.refused:
             return self.refused[arch], ["over the limits (seen before)"]
         from nas.latency.interval import estimate_latency
