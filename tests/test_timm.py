@@ -40,6 +40,7 @@ def _export(tmp_path: Path, family: str, **changes: Any) -> Path:
     cfg = build_family(fam, choices, name=f"tiny-{family}", resolution=64, num_classes=10)
     if changes:
         cfg = cfg.replace(**changes)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     src = tmp_path / f"{family}-src.json"
     src.write_text(cfg.to_json())
     out = tmp_path / f"{family}.json"
@@ -102,9 +103,11 @@ def test_preset_name(timm: Any) -> None:
 
 def test_train_steps(timm: Any, tmp_path: Path) -> None:
     """A few optimizer steps through timm's own optimizer factory on one batch: finite, falling loss."""
+    from timm.optim import create_optimizer_v2
+
     torch.manual_seed(0)
     model = timm.create_model("nas_arch", config=str(_export(tmp_path, "vit")), drop_rate=0.0)
-    opt = timm.optim.create_optimizer_v2(model, opt="adamw", lr=1e-3, weight_decay=0.05)
+    opt = create_optimizer_v2(model, opt="adamw", lr=1e-3, weight_decay=0.05)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     x, y = torch.randn(8, 3, 64, 64), torch.randint(0, 10, (8,))
     model.train()
