@@ -162,5 +162,6 @@ def test_export_notes_the_timm_command(tmp_path: Path) -> None:
     assert res.code == 0, res.stderr
     line = res.stdout.strip().splitlines()[-1]
     assert f"--device-modules nas.timm --model nas_arch --model-kwargs config={out} --num-classes 1000" in line
+    assert "nas[timm]" in line
     res = run_cli(["export", "mobilevit-xxs", "--format", "json", "--out", str(out), "--json"])
     assert any("--model nas_arch" in note for note in json.loads(res.stdout)["notes"])
