@@ -59,17 +59,19 @@ class TimmNetwork(Network):
     """
 
     def __init__(self, arch: ArchConfig, *, num_classes: int, in_chans: int, img_size: tuple[int, int]):
-        if in_chans != arch.in_chans or tuple(img_size) != (arch.resolution, arch.resolution):
-            raise TimmArgumentError(f"{MODEL_NAME}: in_chans {in_chans} / img_size {tuple(img_size)} disagree with "
-                                    f"the config ({arch.in_chans} channels, {arch.resolution} px)")
+        if (in_chans != arch.in_chans or tuple(img_size) != (arch.resolution, arch.resolution)
+                or num_classes not in (0, arch.num_classes)):
+            raise TimmArgumentError(f"{MODEL_NAME}: in_chans {in_chans} / img_size {tuple(img_size)} / num_classes "
+                                    f"{num_classes} disagree with the config ({arch.in_chans} channels, "
+                                    f"{arch.resolution} px, {arch.num_classes} classes)")
         net = build_model(arch)
         nn.Sequential.__init__(self, OrderedDict(net.named_children()))  # adopt the built blocks, not a rebuild
         self.cfg, self.specs = net.cfg, net.specs
         self.in_chans = in_chans
         self.num_classes = arch.num_classes
         self.num_features = self[-1].fc.in_features  # width of the pooled features (timm's name)
-        if num_classes != arch.num_classes:
-            self.reset_classifier(num_classes)
+        if num_classes == 0:
+            self.reset_classifier(0)
 
     def get_classifier(self) -> nn.Module:
         """The final linear layer (timm's ``get_classifier``); a distilled head's second one is ``fc_dist``."""
@@ -126,9 +128,13 @@ def load_config(config: Any) -> ArchConfig:
 
 def pretrained_cfg_for(arch: ArchConfig, num_classes: int) -> dict[str, Any]:
     """timm's ``pretrained_cfg`` for ``arch`` with ``num_classes`` classes: input size, mean/std, first conv
-    (found in the stem block, built alone), classifier (the head is the network's last block)."""
+    (found in the stem block, built alone), classifier (the head is the network's last block).
+
+    Computed before the network is built: timm's builder records the first conv among the model's traits.
+    """
     specs = plan(arch)
-    stem = build_block(specs[0])
+    with torch.random.fork_rng(devices=[]):  # the probe leaves the seed to the real build
+        stem = build_block(specs[0])
     first_conv = next(f"0.{n}" if n else "0" for n, m in stem.named_modules() if isinstance(m, nn.Conv2d))
     head = str(len(specs) - 1)
     if arch.in_chans == 3:
@@ -172,11 +178,13 @@ def nas_arch(pretrained: bool = False, **kwargs: Any) -> TimmNetwork:
         if kwargs.get(name):
             raise TimmArgumentError(f"{MODEL_NAME}: {name}={kwargs[name]} is not supported: the network is built "
                                     f"as searched, with no dropout or stochastic depth; leave {name} at 0")
-    arch = _with_input(load_config(kwargs["config"]), in_chans=kwargs.get("in_chans"),
-                       img_size=kwargs.get("img_size"))
+    arch = load_config(kwargs["config"])
     num_classes = kwargs.get("num_classes", arch.num_classes)
     if type(num_classes) is not int or num_classes < 0:
         raise TimmArgumentError(f"{MODEL_NAME}: num_classes must be an int >= 0, got {num_classes!r}")
+    # the builder makes the head for num_classes > 0 (same weights as build_model of that config); 0 drops it
+    arch = _with_input(arch, in_chans=kwargs.get("in_chans"), img_size=kwargs.get("img_size"),
+                       num_classes=num_classes or arch.num_classes)
     return build_model_with_cfg(
         TimmNetwork, MODEL_NAME, False, pretrained_cfg=pretrained_cfg_for(arch, num_classes),
         pretrained_cfg_overlay=timm_args.get("pretrained_cfg_overlay"), cache_dir=timm_args.get("cache_dir"),
@@ -184,9 +192,10 @@ def nas_arch(pretrained: bool = False, **kwargs: Any) -> TimmNetwork:
     )
 
 
-def _with_input(arch: ArchConfig, *, in_chans: Any, img_size: Any) -> ArchConfig:
-    """``arch`` with timm's ``in_chans`` and ``img_size`` applied (validated like any config change)."""
-    changes: dict[str, Any] = {}
+def _with_input(arch: ArchConfig, *, in_chans: Any, img_size: Any, num_classes: int) -> ArchConfig:
+    """``arch`` with timm's ``in_chans``, ``img_size`` and ``num_classes`` applied (validated like any config
+    change)."""
+    changes: dict[str, Any] = {"num_classes": num_classes} if num_classes != arch.num_classes else {}
     if in_chans is not None:
         if type(in_chans) is not int:
             raise TimmArgumentError(f"{MODEL_NAME}: in_chans must be an int, got {in_chans!r}")

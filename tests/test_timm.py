@@ -93,12 +93,33 @@ def test_overrides_match_the_config_they_describe(timm: Any, tmp_path: Path) -> 
     assert features.eval()(torch.randn(2, 3, 64, 64)).shape == (2, features.num_features)
 
 
+def test_same_weights_as_the_builder(timm: Any, tmp_path: Path) -> None:
+    """Under one seed, timm's model is nas's build_model of the config it describes, tensor for tensor."""
+    from nas.models.builder import build_model
+
+    path = _export(tmp_path, "vit")
+    torch.manual_seed(3)
+    model = timm.create_model("nas_arch", config=str(path), num_classes=7)
+    torch.manual_seed(3)
+    reference = build_model(ArchConfig.load(path).replace(num_classes=7))
+    ours, theirs = model.state_dict(), reference.state_dict()
+    assert list(ours) == list(theirs)
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
 def test_preset_name(timm: Any) -> None:
     model = timm.create_model("nas_arch", config="deit-tiny", num_classes=100)
     assert model.pretrained_cfg["input_size"] == (3, 224, 224) and model.pretrained_cfg["tag"] == "deit-tiny"
     shown = _arch_show("deit-tiny")
     old_head = 192 * 1000 + 1000
     assert sum(p.numel() for p in model.parameters()) == shown["params"] - old_head + 192 * 100 + 100
+    # a distilled head (EfficientFormer) names both linears; num_classes=0 drops both; overlays are honoured
+    model = timm.create_model("nas_arch", config="efficientformer-l1", num_classes=0,
+                              pretrained_cfg_overlay={"crop_pct": 0.95})
+    fc, fc_dist = (model.get_submodule(name) for name in model.pretrained_cfg["classifier"])
+    assert isinstance(fc, torch.nn.Identity) and isinstance(fc_dist, torch.nn.Identity)
+    assert model.pretrained_cfg["crop_pct"] == 0.95 and model.pretrained_cfg["num_classes"] == 0
+    assert model.eval()(torch.randn(1, 3, 224, 224)).shape == (1, model.num_features)
 
 
 def test_train_steps(timm: Any, tmp_path: Path) -> None:
