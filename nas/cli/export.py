@@ -49,6 +49,8 @@ def export(source: str, trial: int | None, pick: str | None, front: bool, fmt: s
         return
     for line in result.checks:
         stdout.print(f"[green]ok[/green] {line}", highlight=False, soft_wrap=True)
+    for line in result.notes:
+        stdout.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _export_front(source: str, *, trial: int | None, pick: str | None, fmt: str, out_dir: str,

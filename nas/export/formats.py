@@ -66,12 +66,13 @@ class ExportResult:
     path: Path
     format: str
     checks: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what to do next with the written file
     max_abs_diff: float | None = None
     tolerance: Tolerance | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "path": str(self.path), "format": self.format, "checks": self.checks,
+            "path": str(self.path), "format": self.format, "checks": self.checks, "notes": self.notes,
             "max_abs_diff": self.max_abs_diff,
             "tolerance": None if self.tolerance is None else {"atol": self.tolerance.atol,
                                                               "rtol": self.tolerance.rtol},
@@ -242,6 +243,14 @@ def _export_json(ctx: ExportContext, tmp: Path) -> None:
     replay = ctx.info.get("replay_check")
     if replay:
         ctx.result.checks.append(replay)
+    ctx.result.notes.append(f"train it with timm: {timm_command(ctx.result.path, cfg.num_classes)}  "
+                            "(needs nas[timm] and timm's train.py; docs/training.md)")
+
+
+def timm_command(config: Path | str, num_classes: int, data: str = "DATA") -> str:
+    """The command that trains the exported ``config`` with timm's own ``train.py`` (docs/training.md)."""
+    return (f"python train.py {data} --device-modules nas.timm --model nas_arch --model-kwargs config={config} "
+            f"--num-classes {num_classes}")
 
 
 @register_exporter("onnx")
