@@ -184,7 +184,7 @@ def test_workers_beyond_the_cores_are_capped_with_a_note(tiny, tmp_path: Path) -
     (["--confidence", "0"], 2, "--confidence must be a probability"),
     (["--device", DEVICE, "--budget", "9ms"], 2, f"--device {DEVICE} is given twice"),
     (["--device", OTHER], 2, "give one --budget for each --device"),
-    (["--device", OTHER, "--budget", "0.001ms"], 2, f"below the fastest network of space 'tiny-vit' there"),
+    (["--device", OTHER, "--budget", "0.001ms"], 2, "below the fastest network of space 'tiny-vit' there"),
     (["--verify", "-1"], 2, "--verify must be 1 or more"),
 ])
 def test_bad_limits_are_one_line(tiny, tmp_path: Path, args: list[str], code: int, phrase: str) -> None:
