@@ -204,3 +204,12 @@ def test_verify_on_a_device_this_machine_cannot_time(tmp_path: Path) -> None:
     result = run_cli(["search", "--tables", str(tables), "--space", str(space), "--out", str(tmp_path / "r"),
                       "--device", "tinyphone", "--budget", "50ms", "--verify", "2"])
     assert_one_line_error(result, 2, "nas report RUN --timings")
+
+
+def test_report_groups_networks_the_table_cannot_tell_apart(tiny, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    _search(tiny, out, "--device", DEVICE, "--budget", "50ms", "--trials", "18")  # the whole space
+    report = json.loads(run_cli(["report", str(out), "--json"]).stdout)
+    # gelu and relu twins: the tiny table prices blocks by their sizes, so every twin pair is one group
+    note = next(n for n in report["notes"] if "cannot tell them apart" in n)
+    assert note.startswith("18 scored networks fall in 9 group(s)")

@@ -77,6 +77,7 @@ def write_report(run_dir: str | Path) -> ReportResult:
     if not front:
         notes.append(f"no trial within {run.budget_ms:g} ms: search again with a larger --budget or more trials")
     notes += _latency_notes(run, front)
+    notes += _alike_notes(run)
     plot = PlotData(
         trials=completed, feasible=[run.feasible(r) for r in completed], front=front, presets=presets,
         budget_ms=run.budget_ms, method=run.method, title=f"{run.path.name}: {run.device}, budget {_ms(run.budget_ms)}",
@@ -102,6 +103,22 @@ def _latency_notes(run: Run, front: list[dict[str, Any]]) -> list[str]:
         notes.append(f"{len(over)} front point(s) measured over the budget: trial(s) "
                      f"{', '.join(str(p['trial']) for p in over)} (marked ✗ in the table)")
     return notes
+
+
+def _alike_notes(run: Run) -> list[str]:
+    """Scored networks the table and the counts cannot tell apart: the same predicted latency, parameters and
+    MACs (e.g. networks that differ only in an activation the table prices alike), grouped in one line."""
+    groups: dict[tuple, list[int]] = {}
+    for r in run.records:
+        if r.scored and r.latency_ms is not None:
+            groups.setdefault((round(r.latency_ms, 6), r.params, r.macs), []).append(r.trial)
+    alike = [trials for trials in groups.values() if len(trials) > 1]
+    if not alike:
+        return []
+    shown = "; ".join(", ".join(map(str, t)) for t in alike[:5]) + ("; ..." if len(alike) > 5 else "")
+    return [f"{sum(map(len, alike))} scored networks fall in {len(alike)} group(s) with the same predicted latency, "
+            f"parameters and MACs (trials {shown}): the table cannot tell them apart (e.g. activations it prices "
+            "alike), so between members of a group only the score decides"]
 
 
 def _point(run: Run, record: TrialRecord) -> dict[str, Any]:
