@@ -62,6 +62,20 @@ def normalize_url(url: str) -> str:
     return url
 
 
+DRIVERS = {"postgresql": "pip install psycopg2-binary", "postgres": "pip install psycopg2-binary",
+           "mysql": "pip install pymysql, and give the URL as mysql+pymysql://...",
+           "mariadb": "pip install pymysql, and give the URL as mariadb+pymysql://..."}
+
+
+def driver_hint(url: str, exc: ImportError) -> str:
+    """What to install for ``url``'s database (its scheme), or the module that is missing."""
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme in DRIVERS:
+        return f"{scheme}: {DRIVERS[scheme]}"
+    missing = f" ({exc.name})" if exc.name else ""
+    return f"install the SQLAlchemy driver of '{scheme}'{missing}; PostgreSQL is the tested shared storage"
+
+
 def open_storage(url: str) -> Any:
     """An Optuna RDBStorage for ``url`` with heartbeats; one-line StorageError if it cannot be opened."""
     import optuna
@@ -84,9 +98,9 @@ def open_storage(url: str) -> Any:
                 storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
                                                      grace_period=GRACE_PERIOD_S)
             break
-        except ImportError:
+        except ImportError as exc:
             raise StorageError(f"cannot open storage '{redact(given)}': its database driver is not installed "
-                               "(PostgreSQL: pip install psycopg2-binary)") from None
+                               f"({driver_hint(url, exc)})") from None
         except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind become one line
             text = str(exc)
             if attempt < 3 and ("duplicate key" in text or "already exists" in text or "locked" in text):
