@@ -61,7 +61,8 @@ class Top1Proxy(Proxy):
         with clock.running():
             predictor = self.predictor()
             arch = architecture_features(cfg)
-            x = feature_vector(arch, distilled=self.recipe == "distilled", epochs=self.epochs, recipe=self.recipe)
+            x = feature_vector(arch, distilled=self.recipe == "distilled", epochs=self.epochs, recipe=self.recipe,
+                               spec=predictor.spec)
             pred = predictor.predict(x)
         details: dict[str, Any] = {
             "interval_low": round(pred.low, 3), "interval_high": round(pred.high, 3), "interval_coverage": COVERAGE,
