@@ -77,6 +77,7 @@ BAD_ROWS = [
     (_set("top1", "-3"), "top1 -3 is outside 0-100"),
     (_set("distilled", "maybe"), "distilled 'maybe' is not one of: yes, no"),
     (_set("config", "configs/nowhere.json"), "config nowhere.json does not rebuild"),
+    (_set("top1", "95"), "row deit-tiny-distilled: top1 95 is at or above the predictor's ceiling of 90%"),
 ]
 
 

@@ -3,14 +3,26 @@ and leave-one-paper-out predictions that never see their own paper."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from nas.models.families import build_family
 from nas.models.presets import get_preset
 from nas.proxy import PROXIES, get_proxy
-from nas.proxy.accuracy import fit_predictor, leave_one_paper_out, load_accuracy_rows
-from nas.proxy.accuracy.predictor import read_features, row_vector, same_network_key
+from nas.proxy.accuracy import SHIPPED_SPEC, ModelSpec, fit_predictor, leave_one_paper_out, load_accuracy_rows
+from nas.proxy.accuracy.predictor import RECIPE_MODES, feature_vector, read_features, row_vector, same_network_key
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "accuracy_predictor.json"
+
+
+def _arch(log10_params_m: float, *, macs_per_param: float = 0.1) -> dict[str, float]:
+    """Counts of a made-up hierarchical network with 10 ** log10_params_m M parameters."""
+    params = 10 ** log10_params_m * 1e6
+    return {"params": params, "macs": params * macs_per_param * 1e3, "stem_stride": 4.0, "blocks": 12.0,
+            "attention_tokens": 196.0, "attention_share": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +39,27 @@ def test_top1_is_a_registered_accuracy_proxy_in_percent():
     assert result.details["note"] == ""
 
 
+def _standard(arch: dict[str, float]) -> np.ndarray:
+    return feature_vector(arch, distilled=False, epochs=None, recipe="standard", spec=SHIPPED_SPEC)
+
+
 def test_prediction_rises_with_size_and_saturates(predictor):
     sizes = np.linspace(0.0, 2.0, 9)  # log10 params 1 M .. 100 M, MACs in proportion
-    preds = [predictor.predict(np.array([s, s - 1.0, 0.0, 0.0, 0.0])).top1 for s in sizes]
+    preds = [predictor.predict(_standard(_arch(s))).top1 for s in sizes]
     steps = np.diff(preds)
     assert np.all(steps > 0), preds
     assert np.all(np.diff(steps) < 0), f"not concave in log size: {steps}"
-    assert preds[-1] < 100
+    assert preds[-1] < SHIPPED_SPEC.ceiling <= 100
+
+
+@pytest.mark.parametrize("log10_params_m", [-1.5, 3.5], ids=["30k parameters", "3 billion parameters"])
+def test_far_outside_the_data_the_interval_is_wider_and_a_note_says_why(predictor, log10_params_m):
+    inside = predictor.predict(_standard(_arch(1.0)))
+    far = predictor.predict(_standard(_arch(log10_params_m)))
+    assert inside.note == ""
+    assert far.high - far.low > 2 * (inside.high - inside.low)
+    assert "outside the published networks' range: parameters" in far.note and "interval widened" in far.note
+    assert 0 <= far.low <= far.top1 <= far.high <= 100
 
 
 def test_interval_widens_outside_the_published_range_and_says_so(predictor):
@@ -67,3 +93,35 @@ def test_leave_one_paper_out_never_sees_the_held_out_paper():
     after = leave_one_paper_out(x, changed, papers, keys)
     assert np.allclose(before[held], after[held])
     assert not np.allclose(before[~held], after[~held])
+
+
+def test_the_shipped_variant_is_the_one_the_benchmark_chose_on_leave_one_paper_out():
+    results = json.loads(RESULTS.read_text())
+    assert results["chosen"] == results["shipped"] == SHIPPED_SPEC.label
+    assert results["variants_tried"] == len(results["variants"]) and SHIPPED_SPEC.label in results["variants"]
+
+
+@pytest.mark.parametrize("recipe", RECIPE_MODES)
+def test_every_recipe_mode_fits_and_leaves_the_held_out_paper_unseen(recipe):
+    rows = load_accuracy_rows()
+    spec = ModelSpec(("log10_params_m", "log10_macs_g", "log2_stem_stride"), ridge=1.0, ceiling=90.0, recipe=recipe)
+    features = read_features(rows, None)
+    x = np.array([row_vector(r, features[r.name], spec) for r in rows])
+    top1 = np.array([r.top1 for r in rows])
+    papers = np.array([r.paper for r in rows])
+    keys = [same_network_key(r.config) for r in rows]
+    held = papers == "efficientformer"
+    changed = top1.copy()
+    changed[held] += 3.0
+    before = leave_one_paper_out(x, top1, papers, keys, spec=spec)
+    assert np.allclose(before[held], leave_one_paper_out(x, changed, papers, keys, spec=spec)[held])
+    assert np.all(before < 90.0) and np.mean(np.abs(before - top1)) < 5.0
+
+
+def test_a_model_spec_names_known_features_and_modes():
+    with pytest.raises(ValueError, match="unknown feature"):
+        ModelSpec(("log10_params_m", "log10_macs_g", "log2_depthwise"))
+    with pytest.raises(ValueError, match="start with"):
+        ModelSpec(("log10_macs_g", "log10_params_m"))
+    with pytest.raises(ValueError, match="zero-cost|architecture features only"):
+        fit_predictor(spec=ModelSpec(("log10_params_m", "log10_macs_g", "naswot")))

@@ -16,8 +16,10 @@ from nas.proxy.accuracy.dataset import (
                                         params_problem,
 )
 from nas.proxy.accuracy.predictor import (
-                                        FEATURES,
+                                        ARCH_FEATURES,
+                                        SHIPPED_SPEC,
                                         AccuracyPredictor,
+                                        ModelSpec,
                                         Prediction,
                                         architecture_features,
                                         feature_vector,
@@ -26,6 +28,6 @@ from nas.proxy.accuracy.predictor import (
                                         write_features_file,
 )
 
-__all__ = ["FEATURES", "RECIPES", "SHIPPED_CSV", "AccuracyDataError", "AccuracyPredictor", "AccuracyRow",
-           "Prediction", "architecture_features", "feature_vector", "fit_predictor", "leave_one_paper_out",
-           "load_accuracy_rows", "params_problem", "write_features_file"]
+__all__ = ["ARCH_FEATURES", "RECIPES", "SHIPPED_CSV", "SHIPPED_SPEC", "AccuracyDataError", "AccuracyPredictor",
+           "AccuracyRow", "ModelSpec", "Prediction", "architecture_features", "feature_vector", "fit_predictor",
+           "leave_one_paper_out", "load_accuracy_rows", "params_problem", "write_features_file"]

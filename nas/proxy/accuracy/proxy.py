@@ -42,8 +42,9 @@ class Top1Proxy(Proxy):
     OPTIONS: ClassVar[dict[str, Option]] = {
         **Proxy.OPTIONS,  # resolution and threads: accepted like every proxy's, unused (nothing is run)
         "recipe": Option(str, "standard", choices=RECIPE_CHOICES,
-                         doc="training recipe predicted for: standard (300 epochs, no distillation), distilled "
-                             "(DeiT-style hard distillation), deit3 (DeiT III's recipe)"),
+                         doc="training recipe predicted for: standard (300 epochs, no distillation; the shipped "
+                             "model's level is the published rows' recipes as trained), distilled (adds DeiT-style "
+                             "hard distillation's effect), deit3 (adds DeiT III's recipe's effect)"),
         "epochs": Option(int, 300, 0, doc="training epochs predicted for"),
         "dataset": Option(str, None, doc="accuracy CSV to fit on (default: the shipped published networks)"),
     }
@@ -61,7 +62,8 @@ class Top1Proxy(Proxy):
         with clock.running():
             predictor = self.predictor()
             arch = architecture_features(cfg)
-            x = feature_vector(arch, distilled=self.recipe == "distilled", epochs=self.epochs, recipe=self.recipe)
+            x = feature_vector(arch, distilled=self.recipe == "distilled", epochs=self.epochs, recipe=self.recipe,
+                               spec=predictor.spec)
             pred = predictor.predict(x)
         details: dict[str, Any] = {
             "interval_low": round(pred.low, 3), "interval_high": round(pred.high, 3), "interval_coverage": COVERAGE,
