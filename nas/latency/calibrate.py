@@ -57,6 +57,7 @@ class NetworkTiming:
     rows: tuple[int, ...] = ()
     where: str = ""  # "FILE, row N (arch)" for a network read from a timings CSV
     runtime_version: str = ""  # as the CSV says (nas latency measure --csv writes it)
+    runtime: str = ""  # as the CSV says
 
 
 @dataclass
@@ -89,8 +90,9 @@ class CalibrationFit:
 
 
 # ----------------------------------------------------------------------------- timings CSV
-def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]:
-    """Networks and latencies from a CSV ``arch,latency_ms`` (extra columns ignored, ``runtime`` checked).
+def read_timings(path: str | Path, *, base: LatencyTable | None = None) -> list[NetworkTiming]:
+    """Networks and latencies from a CSV ``arch,latency_ms`` (extra columns ignored, ``runtime`` checked against
+    ``base``'s when there is a base table: ``nas tables fit --timings`` has none).
 
     ``arch`` is a preset name or the path of a config JSON (relative to the working folder or to the CSV's),
     at its own resolution unless a ``resolution`` column says at which one it was timed. Rows of the same arch
@@ -114,6 +116,7 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
                                f"{','.join(header) or 'none'}); a timings CSV has the columns arch,latency_ms")
     by_arch: dict[tuple[str, str], tuple[ArchConfig, list[float], list[int], str]] = {}
     versions: dict[tuple[str, str], str] = {}
+    runtimes: dict[tuple[str, str], str] = {}
     for number, raw in enumerate(reader, start=2):
         if None in raw:  # more fields than the header names
             raise CalibrationError(f"{path}, row {number}: {len(header) + len(raw[None])} fields, but the header names "
@@ -122,7 +125,7 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
         arch, value, resolution = row["arch"], row["latency_ms"], row.get("resolution", "")
         where = f"{path}, row {number} ({arch or 'no arch'})"
         runtime = row.get("runtime")
-        if runtime and runtime != base.runtime:
+        if runtime and base is not None and runtime != base.runtime:
             raise CalibrationError(f"{where}: timed with runtime '{runtime}', but base table '{base.device}' is "
                                    f"{base.runtime}; calibrate a {runtime} table instead")
         try:
@@ -137,6 +140,7 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
         by_arch[arch, resolution][1].append(ms)
         by_arch[arch, resolution][2].append(number)
         versions.setdefault((arch, resolution), row.get("runtime_version", ""))
+        runtimes.setdefault((arch, resolution), runtime or "")
     if not by_arch:
         raise CalibrationError(f"{path}: no timings (rows of arch,latency_ms)")
     for (arch, _), (_, times, numbers, _) in by_arch.items():
@@ -145,7 +149,7 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
             raise CalibrationError(f"{path}, rows {fast} and {slow} ({arch}): the same network timed "
                                    f"{min(times):g} and {max(times):g} ms, more than {DUPLICATE_SPREAD:g}x apart; "
                                    "repeated timings of one network are averaged only when they agree")
-    return [NetworkTiming(arch, cfg, sum(ms) / len(ms), tuple(rows), where, versions[arch, res])
+    return [NetworkTiming(arch, cfg, sum(ms) / len(ms), tuple(rows), where, versions[arch, res], runtimes[arch, res])
             for (arch, res), (cfg, ms, rows, where) in by_arch.items()]
 
 
