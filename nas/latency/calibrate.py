@@ -215,6 +215,10 @@ def choose_networks(space: Any, table: LatencyTable, *, count: int = DEFAULT_NET
     dominates some candidate (in decreasing order of its largest share), the network where it carries the
     largest share of the time; then the fastest and slowest networks; then, until ``count``, the network
     farthest in log-latency from those chosen.
+
+    Raises:
+        CalibrationError: ``count`` is fewer than :func:`fit_calibration` needs of networks of this space (the
+            kinds that dominate some candidate, plus one), so timing them could not calibrate the table.
     """
     from nas.space_members import sample_members
 
@@ -234,6 +238,12 @@ def choose_networks(space: Any, table: LatencyTable, *, count: int = DEFAULT_NET
     shares = [[v / t for v in row] for (_, row), t in zip(priced, totals)]
     chosen: list[int] = []
     dominant = [kinds.index(k) for k in dominant_kinds(kinds, [row for _, row in priced])]
+    if count < len(dominant) + 1:  # what fit_calibration needs of any set these networks come from
+        raise CalibrationError(
+            f"--networks {count} is too few: the networks of space '{space.name}' are dominated by {len(dominant)} "
+            f"block kinds on '{table.device}' ({', '.join(kinds[k] for k in sorted(dominant))}), so a calibration "
+            f"needs at least {len(dominant) + 1} (one per kind and the per-network overhead): pass --networks "
+            f"{len(dominant) + 1} or more")
     for k in sorted(dominant, key=lambda k: -max(s[k] for s in shares)):
         best = max(range(len(priced)), key=lambda i: shares[i][k])
         if best not in chosen and len(chosen) < count:
