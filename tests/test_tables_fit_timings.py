@@ -191,6 +191,16 @@ def test_timings_no_fit_explains_are_refused(tmp_path, monkeypatch):
     assert not (tmp_path / "tables" / "t.json").exists()
 
 
+def test_times_near_zero_are_refused_by_the_floor(tmp_path, monkeypatch):
+    """Every network timed 1e-300 ms (issue 21): the fit prices them as timed, the floor refuses the table."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    text = "arch,latency_ms\n" + "".join(f"{n},1e-300\n" for n in PRESETS)
+    result = run_cli(["tables", "fit", "--timings", _csv(tmp_path, "tiny.csv", text), "--as", "t", "--tables",
+                      str(tmp_path / "tables")])
+    assert_one_line_error(result, 2, "below the floor of 0.01 ms per network")
+    assert not (tmp_path / "tables" / "t.json").exists()
+
+
 def test_a_shipped_name_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     result = run_cli(["tables", "fit", "--timings", _csv(tmp_path, "few.csv", FEW), "--as", "iphone12"])

@@ -100,14 +100,14 @@ def fit_cmd(device: str | None, timings_path: Path | None, new_device: str | Non
 
 
 class KeyProgress:
-    """Progress of pricing block keys, as plain lines on stderr (a terminal or not, e.g. a CI log): the count
-    when it starts, the measured time per key after the first few with the ETA, then a line every
+    """Progress of pricing block keys (or counting networks: ``unit``) as plain lines on stderr, on a terminal or
+    not (a CI log): the time per key after the first few with the ETA, then a line every
     :data:`PROGRESS_EVERY_S` seconds and one at the end."""
 
     FIRST = 5  # keys timed before the first estimate
 
-    def __init__(self, what: str) -> None:
-        self.what = what
+    def __init__(self, what: str, unit: str = "key") -> None:
+        self.what, self.unit = what, unit
         self.start = time.monotonic()
         self.last = self.start
 
@@ -118,10 +118,11 @@ class KeyProgress:
         if done == min(self.FIRST, total) or done == total or now - self.last >= PROGRESS_EVERY_S:
             self.last = now
             if done == total:
-                stderr.print(f"{self.what}: {done:,}/{total:,} done in {_clock(elapsed)} ({per_key:.2f} s per key)",
+                stderr.print(f"{self.what}: {done:,}/{total:,} done in {_clock(elapsed)} ({per_key:.2f} s per "
+                             f"{self.unit})",
                              highlight=False, soft_wrap=True)
             else:
-                stderr.print(f"{self.what}: {done:,}/{total:,}, {per_key:.2f} s per key so far, about "
+                stderr.print(f"{self.what}: {done:,}/{total:,}, {per_key:.2f} s per {self.unit} so far, about "
                              f"{_clock(per_key * (total - done))} left", highlight=False, soft_wrap=True)
 
 
@@ -208,9 +209,9 @@ def _fit_timings(timings_path: Path, name: str, runtime: str | None, space_name:
                          "table is one device and runtime: fit each runtime's rows apart")
     runtime = runtime or (runtimes[0] if runtimes else "unknown")
     versions = {t.runtime_version for t in timings if t.runtime_version}
-    stderr.print(f"fitting the cost model to {len(timings)} networks of {timings_path} (counting their op features "
-                 "...)", highlight=False, soft_wrap=True)
-    result = estimate.fit_timings(timings, where=str(timings_path))
+    result = estimate.fit_timings(timings, where=str(timings_path),
+                                  progress=KeyProgress(f"counting the op features of the {len(timings)} networks of "
+                                                       f"{timings_path.name}", unit="network"))
     space = None
     cfgs = [t.cfg for t in timings] + [p.config for p in PRESETS.values()]
     specs = dict(distinct_blocks(cfgs))

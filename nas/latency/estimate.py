@@ -82,8 +82,10 @@ def _rounded(coef: np.ndarray) -> CostModel:
     return CostModel(GROUPS, {g: float(f"{c:.6g}") for g, c in zip(GROUPS, coef)})
 
 
-def fit_timings(timings: list[NetworkTiming], *, where: str = "the timings") -> TimingsFit:
-    """Fit the cost model to ``timings`` (one network each), with leave-one-network-out predictions.
+def fit_timings(timings: list[NetworkTiming], *, where: str = "the timings",
+                progress: Callable[[int, int], None] | None = None) -> TimingsFit:
+    """Fit the cost model to ``timings`` (one network each), with leave-one-network-out predictions;
+    ``progress(networks counted, networks)`` as their op features are counted.
 
     Raises:
         CalibrationError: fewer networks than :data:`MIN_NETWORKS` (says how many are needed).
@@ -94,15 +96,22 @@ def fit_timings(timings: list[NetworkTiming], *, where: str = "the timings") -> 
             f"({', '.join(GROUPS)}) with a leave-one-out error: give at least {MIN_NETWORKS} distinct networks "
             "timed on the device")
     base = CostModel(GROUPS)
-    X = np.array([base.design(network_features(t.cfg)) for t in timings])
+    rows = []
+    for n, t in enumerate(timings, start=1):
+        rows.append(base.design(network_features(t.cfg)))
+        if progress:
+            progress(n, len(timings))
+    X = np.array(rows)
     y = np.array([t.latency_ms for t in timings])
-    model = _rounded(fit_nonneg(X, y, weights=1.0 / y))
+    unit = float(np.median(y))  # fitted in units of the median time: 1 / y of 1e-300 ms times 1e9 MACs overflows
+
+    def solve(rows: np.ndarray) -> np.ndarray:
+        return fit_nonneg(X[rows], y[rows] / unit, weights=unit / y[rows]) * unit
+
+    everyone = np.ones(len(y), dtype=bool)
+    model = _rounded(solve(everyone))
     fit_ms = [float(v) for v in X @ np.array([model.coef_ms[g] for g in GROUPS])]
-    loo_ms = []
-    for i in range(len(y)):
-        keep = np.arange(len(y)) != i
-        coef = fit_nonneg(X[keep], y[keep], weights=1.0 / y[keep])
-        loo_ms.append(float(X[i] @ coef))
+    loo_ms = [float(X[i] @ solve(np.arange(len(y)) != i)) for i in range(len(y))]
     return TimingsFit(model=model, timings=list(timings), fit_ms=fit_ms, loo_ms=loo_ms)
 
 
