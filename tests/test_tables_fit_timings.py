@@ -29,6 +29,18 @@ def _truth_ms(cfg) -> float:
     return CostModel(estimate.GROUPS, TRUTH).predict_ms(network_features(cfg))
 
 
+SMALL_SPACE = """name: small
+resolution: 160
+families:
+  vit:
+    embed_dim: [96, 160]
+    head_dim: 32
+    depth: 2
+    mlp_ratio: 2.0
+    patch_size: 16
+    act: gelu
+    norm: layernorm
+"""
 NOISE = 0.05  # the noisy copy of the timings: each time x exp(N(0, 5%)), seeded
 
 
@@ -55,8 +67,9 @@ def fitted(tmp_path_factory):
     mp.delenv("NAS_TABLES_DIR", raising=False)
     result = run_cli(["tables", "fit", "--timings", str(root / "timings.csv"), "--as", "my-npu", "--runtime",
                       "tflite", "--tables", str(tables), "--json"])
+    (root / "small.yaml").write_text(SMALL_SPACE)
     noisy = run_cli(["tables", "fit", "--timings", str(root / "noisy.csv"), "--as", "my-npu-noisy", "--tables",
-                     str(tables), "--json"])
+                     str(tables), "--space", str(root / "small.yaml"), "--json"])
     yield {"root": root, "tables": tables, "result": result, "noisy": noisy, "held_out": samples[4:],
            "summary": json.loads(result.stdout) if result.code == 0 else None}
     mp.undo()
@@ -75,12 +88,23 @@ def test_fit_recovers_the_coefficients(fitted):
 def test_written_table_is_estimated_with_provenance_and_interval_evidence(fitted):
     table = json.loads((fitted["tables"] / "my-npu.json").read_text())
     assert table["method"] == "estimated" and table["runtime"] == "tflite"
+    assert table["resolution"] == 224  # the default space's, where its searches price the presets
     prov = table["provenance"]
     assert prov["timings_file"].endswith("timings.csv") and prov["timings_rows"] == len(PRESETS) + 4
     assert prov["loo_mape_pct"] == fitted["summary"]["loo_mape_pct"] and "loo_max_pct" in prov
     interval = prov["interval"]
     assert interval["rows"] == len(PRESETS) + 4 and len(interval["log_residuals"]) == interval["rows"]
     assert set(interval["ranges"]) == {"macs", "params", "latency", "resolution"} and interval["kinds"]
+
+
+def test_space_blocks_go_into_the_new_table(fitted):
+    from nas.space import load_space
+    from nas.space_members import block_specs
+
+    table = json.loads((fitted["tables"] / "my-npu-noisy.json").read_text())
+    keys = set(block_specs(load_space(str(fitted["root"] / "small.yaml"))))
+    assert table["resolution"] == 160 and keys <= set(table["entries"])
+    assert "space 'small' at 160 px" in table["provenance"]["keys"]
 
 
 def test_devices_lists_it(fitted):

@@ -1,4 +1,5 @@
-"""`nas tables`: fit, extend and inspect estimated latency tables (iPhone 12 from published latencies)."""
+"""`nas tables`: fit, extend and inspect estimated latency tables (iPhone 12 from published latencies, any device
+from its own whole-network timings)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ ESTIMATED_DEVICES = ("iphone12",)
 
 @click.group()
 def tables() -> None:
-    """Fit estimated latency tables from published device latencies."""
+    """Fit estimated latency tables from published latencies (iPhone 12) or your device's own timings."""
 
 
 MAX_KEYS = 5_000  # block keys one `tables fit` prices without --force (see KEYS_LIMIT_NOTE)
@@ -193,13 +194,12 @@ def _extend(device: str, space_name: str | None, resolution: int | None, tables_
 def _fit_timings(timings_path: Path, name: str, runtime: str | None, space_name: str | None,
                  resolution: int | None, force: bool, tables_dir: str | None, as_json: bool) -> None:
     """`nas tables fit --timings FILE --as NAME`: a new estimated table fitted to the device's timings."""
-    from collections import Counter
-
     from nas.latency import estimate
     from nas.latency.calibrate import read_timings
     from nas.latency.store import user_table_path, write_user_table
     from nas.models.plan import distinct_blocks
     from nas.models.presets import PRESETS
+    from nas.space import DEFAULT_SPACE, load_space
 
     user_table_path(name, tables_dir=tables_dir, force=force)  # the name and overwrite rules, before any work
     timings = read_timings(timings_path, base=None)
@@ -209,24 +209,24 @@ def _fit_timings(timings_path: Path, name: str, runtime: str | None, space_name:
                          "table is one device and runtime: fit each runtime's rows apart")
     runtime = runtime or (runtimes[0] if runtimes else "unknown")
     versions = {t.runtime_version for t in timings if t.runtime_version}
+    space = load_space(space_name or DEFAULT_SPACE)
+    at = resolution or space.resolution  # the table's: where searches of the space price the presets
+    specs = dict(distinct_blocks([t.cfg for t in timings] + [p.config for p in PRESETS.values()]))
+    with_space = space_name is not None or resolution is not None
+    if with_space:  # its size and the key limit, before the fit's minute of counting
+        specs.update(_space_specs(space, at, lambda found: len(set(found) - set(specs)), force))
+    stderr.print(f"fitting the cost model ({len(estimate.GROUPS)} terms) to the {len(timings)} networks of "
+                 f"{timings_path} ...", highlight=False, soft_wrap=True)
     result = estimate.fit_timings(timings, where=str(timings_path),
                                   progress=KeyProgress(f"counting the op features of the {len(timings)} networks of "
                                                        f"{timings_path.name}", unit="network"))
-    space = None
-    cfgs = [t.cfg for t in timings] + [p.config for p in PRESETS.values()]
-    specs = dict(distinct_blocks(cfgs))
-    if space_name is not None or resolution is not None:
-        from nas.space import load_space
-
-        space = load_space(space_name or "hybrid-vit")
-        at = resolution or space.resolution
-        specs.update(_space_specs(space, at, lambda found: len(set(found) - set(specs)), force))
-    else:
-        at = Counter(t.cfg.resolution for t in timings).most_common(1)[0][0]
+    stderr.print(f"leave-one-out error {result.loo_mape:.1f}% mean, {result.loo_max:.1f}% max; recording the range of "
+                 f"the {len(timings)} networks for the intervals (building each) and pricing {len(specs):,} block "
+                 "keys ...", highlight=False, soft_wrap=True)
     table = estimate.estimated_table(result, specs.values(), device=name, source=timings_path,
                                      csv_rows=sum(len(t.rows) for t in timings), resolution=at, runtime=runtime,
                                      runtime_version=versions.pop() if len(versions) == 1 else "",
-                                     space=space.name if space else None,
+                                     space=space.name if with_space else None,
                                      progress=KeyProgress(f"pricing the block keys of '{name}'"))
     path = write_user_table(table, tables_dir=tables_dir, force=force, checks=[estimate.fit_checks(result)])
     forced = table.provenance.get("forced")

@@ -130,13 +130,16 @@ def estimated_table(result: TimingsFit, specs: Iterable[Any], *, device: str, so
     from nas.latency.costmodel import block_features
     from nas.latency.interval import evidence_record
 
+    count = len(result.timings)
+    evidence = evidence_record([t.cfg for t in result.timings], [t.latency_ms for t in result.timings],
+                               result.loo_ms, source=f"cost-model fit, leave-one-network-out on its {count} timed "
+                                                     "networks")  # builds each network once: seconds apiece
     specs = sorted({s.key: s for s in specs}.items())
     entries: dict[str, dict[str, Any]] = {}
     for n, (key, spec) in enumerate(specs, start=1):
         entries[key] = {"ms": round(result.model.predict_ms(block_features(spec)), 6)}
         if progress:
             progress(n, len(specs))
-    count = len(result.timings)
     networks = result.networks()
     provenance: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "tool_version": __version__,
@@ -156,9 +159,7 @@ def estimated_table(result: TimingsFit, specs: Iterable[Any], *, device: str, so
         "loo_mape_pct": round(result.loo_mape, 2), "loo_max_pct": round(result.loo_max, 2),
         "calibration": {"networks": networks, "mape_loo": round(result.loo_mape, 2),
                         "max_ape_loo": round(result.loo_max, 2)},
-        "interval": evidence_record([t.cfg for t in result.timings], [t.latency_ms for t in result.timings],
-                                    result.loo_ms,
-                                    source=f"cost-model fit, leave-one-network-out on its {count} timed networks"),
+        "interval": evidence,
         "keys": "every block of the timed networks and of the presets at their own resolution"
                 + (f", and of space '{space}' at {resolution} px" if space else "")
                 + "; other blocks are priced by the cost model on demand",
