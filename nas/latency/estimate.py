@@ -105,8 +105,8 @@ def fit_timings(timings: list[NetworkTiming], *, where: str = "the timings",
     y = np.array([t.latency_ms for t in timings])
     unit = float(np.median(y))  # fitted in units of the median time: 1 / y of 1e-300 ms times 1e9 MACs overflows
 
-    def solve(rows: np.ndarray) -> np.ndarray:
-        return fit_nonneg(X[rows], y[rows] / unit, weights=unit / y[rows]) * unit
+    def solve(keep: np.ndarray) -> np.ndarray:
+        return fit_nonneg(X[keep], y[keep] / unit, weights=unit / y[keep]) * unit
 
     everyone = np.ones(len(y), dtype=bool)
     model = _rounded(solve(everyone))
