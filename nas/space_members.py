@@ -30,10 +30,19 @@ Params = dict[str, Any]
 _FASTEST: dict[tuple[str, str], tuple[float, Params]] = {}
 
 
-def block_specs(space: Any, *, resolution: int | None = None) -> dict[str, BlockSpec]:
+def block_specs(space: Any, *, resolution: int | None = None,
+                progress: Callable[[int, int], None] | None = None) -> dict[str, BlockSpec]:
     """Every distinct block the space can produce at ``resolution`` (default: the space's), key -> spec,
-    in a stable order (kind, key)."""
-    found = distinct_blocks((space.config_from_params(p) for p in space.enumerate()), resolution=resolution)
+    in a stable order (kind, key); ``progress(members walked, members)`` after each member."""
+
+    def members() -> Iterable[ArchConfig]:
+        total = space.size() if progress else 0
+        for n, params in enumerate(space.enumerate(), start=1):
+            yield space.config_from_params(params)
+            if progress:
+                progress(n, total)
+
+    found = distinct_blocks(members(), resolution=resolution)
     return dict(sorted(found.items(), key=lambda kv: (kv[1].kind, kv[0])))
 
 

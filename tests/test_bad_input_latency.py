@@ -26,6 +26,12 @@ CSVS = {
     "empty.csv": "arch,latency_ms\n",
     "extra-fields.csv": "arch,latency_ms\ndeit-tiny,100,3,4\n",
     "bom.csv": "\ufeffarch,latency_ms\ndeit-tiny,30\n",
+    # 5,120 ViTs of one block each, 5,360 block keys (5,147 that iphone12 lacks): beyond `nas tables fit`'s limit
+    # of 5,000 without --force
+    "wide.yaml": "name: wide\nresolution: 224\nfamilies:\n  vit:\n    embed_dim: [" + ", ".join(
+        str(64 * i) for i in range(1, 17)) + "]\n    head_dim: [32, 64]\n    depth: 1\n    mlp_ratio: [2.0, 3.0, 4.0, "
+        "5.0]\n    patch_size: [8, 14, 16, 28, 32]\n    act: [gelu, relu, hardswish, silu]\n    norm: [layernorm, "
+        "batchnorm]\n",
 }
 
 TIMINGS = ["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--tables", "{dir}", "--timings"]
@@ -58,6 +64,10 @@ CASES = [
     (["latency", "calibrate", "--device", "x86-2core-ort", "--as", "t", "--networks", "8", "--timings",
       "{dir}/two-networks.csv"], 2, "--networks sets how many networks to time here"),
     (["latency", "calibrate", "--device", "no-such-table", "--as", "t"], 2, "unknown device"),
+    # --export writes only a set --timings accepts (issue 21)
+    (["latency", "calibrate", "--device", "iphone12", "--as", "t", "--tables", "{dir}", "--networks", "3",
+      "--export", "{dir}/to-time"], 2, "--networks 3 is too few: the networks of space 'hybrid-vit' are dominated by "
+                                       "7 block kinds on 'iphone12'"),
     (["latency", "check", "--device", "iphone12"], 2, "cannot be timed on this machine"),
     # tables themselves (issue 12)
     (["latency", "predict", "deit-tiny", "--device", "inf", "--tables", "{dir}"], 1,
@@ -74,6 +84,21 @@ CASES = [
      "carries no cost model"),
     (["tables", "fit", "--device", "iphone12", "--resolution", "256", "--out", "x.json"], 2,
      "--out applies to a refit"),
+    # nas tables fit --timings and the shipped folder (issues 19, 21)
+    (["tables", "fit", "--timings", "{dir}/two-networks.csv"], 2, "--timings FILE.csv and --as NAME go together"),
+    (["tables", "fit", "--as", "t"], 2, "--timings FILE.csv and --as NAME go together"),
+    (["tables", "fit", "--timings", "{dir}/two-networks.csv", "--as", "t", "--device", "iphone12"], 2,
+     "--device and --out apply to a refit"),
+    (["tables", "fit", "--timings", "{dir}/two-networks.csv", "--as", "t", "--tables", "{dir}"], 2,
+     "2 network(s) cannot fit the cost model's 7 terms"),
+    (["tables", "fit", "--timings", "{dir}/unknown-arch.csv", "--as", "t", "--tables", "{dir}"], 2,
+     "arch 'no-such-net' is neither a preset"),
+    (["tables", "fit", "--timings", "{dir}/two-networks.csv", "--as", "x86-2core-ort"], 2,
+     "is a table shipped with nas of that name"),
+    (["tables", "fit", "--runtime", "tflite"], 2, "--runtime applies to --timings"),
+    (["tables", "fit"], 2, "a table shipped with nas: pass --force to rewrite it, or --out FILE"),
+    (["tables", "fit", "--space", "{dir}/wide.yaml"], 2, "block keys to price, more than the limit of 5,000"),
+    (["tables", "show", "--device", "x86-2core-ort"], 2, "is measured: `nas tables show` shows estimated tables"),
 ]
 
 

@@ -57,6 +57,7 @@ class NetworkTiming:
     rows: tuple[int, ...] = ()
     where: str = ""  # "FILE, row N (arch)" for a network read from a timings CSV
     runtime_version: str = ""  # as the CSV says (nas latency measure --csv writes it)
+    runtime: str = ""  # as the CSV says
 
 
 @dataclass
@@ -89,8 +90,9 @@ class CalibrationFit:
 
 
 # ----------------------------------------------------------------------------- timings CSV
-def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]:
-    """Networks and latencies from a CSV ``arch,latency_ms`` (extra columns ignored, ``runtime`` checked).
+def read_timings(path: str | Path, *, base: LatencyTable | None = None) -> list[NetworkTiming]:
+    """Networks and latencies from a CSV ``arch,latency_ms`` (extra columns ignored, ``runtime`` checked against
+    ``base``'s when there is a base table: ``nas tables fit --timings`` has none).
 
     ``arch`` is a preset name or the path of a config JSON (relative to the working folder or to the CSV's),
     at its own resolution unless a ``resolution`` column says at which one it was timed. Rows of the same arch
@@ -114,6 +116,7 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
                                f"{','.join(header) or 'none'}); a timings CSV has the columns arch,latency_ms")
     by_arch: dict[tuple[str, str], tuple[ArchConfig, list[float], list[int], str]] = {}
     versions: dict[tuple[str, str], str] = {}
+    runtimes: dict[tuple[str, str], str] = {}
     for number, raw in enumerate(reader, start=2):
         if None in raw:  # more fields than the header names
             raise CalibrationError(f"{path}, row {number}: {len(header) + len(raw[None])} fields, but the header names "
@@ -122,7 +125,7 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
         arch, value, resolution = row["arch"], row["latency_ms"], row.get("resolution", "")
         where = f"{path}, row {number} ({arch or 'no arch'})"
         runtime = row.get("runtime")
-        if runtime and runtime != base.runtime:
+        if runtime and base is not None and runtime != base.runtime:
             raise CalibrationError(f"{where}: timed with runtime '{runtime}', but base table '{base.device}' is "
                                    f"{base.runtime}; calibrate a {runtime} table instead")
         try:
@@ -137,6 +140,7 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
         by_arch[arch, resolution][1].append(ms)
         by_arch[arch, resolution][2].append(number)
         versions.setdefault((arch, resolution), row.get("runtime_version", ""))
+        runtimes.setdefault((arch, resolution), runtime or "")
     if not by_arch:
         raise CalibrationError(f"{path}: no timings (rows of arch,latency_ms)")
     for (arch, _), (_, times, numbers, _) in by_arch.items():
@@ -145,7 +149,7 @@ def read_timings(path: str | Path, *, base: LatencyTable) -> list[NetworkTiming]
             raise CalibrationError(f"{path}, rows {fast} and {slow} ({arch}): the same network timed "
                                    f"{min(times):g} and {max(times):g} ms, more than {DUPLICATE_SPREAD:g}x apart; "
                                    "repeated timings of one network are averaged only when they agree")
-    return [NetworkTiming(arch, cfg, sum(ms) / len(ms), tuple(rows), where, versions[arch, res])
+    return [NetworkTiming(arch, cfg, sum(ms) / len(ms), tuple(rows), where, versions[arch, res], runtimes[arch, res])
             for (arch, res), (cfg, ms, rows, where) in by_arch.items()]
 
 
@@ -211,6 +215,10 @@ def choose_networks(space: Any, table: LatencyTable, *, count: int = DEFAULT_NET
     dominates some candidate (in decreasing order of its largest share), the network where it carries the
     largest share of the time; then the fastest and slowest networks; then, until ``count``, the network
     farthest in log-latency from those chosen.
+
+    Raises:
+        CalibrationError: ``count`` is fewer than :func:`fit_calibration` needs of networks of this space (the
+            kinds that dominate some candidate, plus one), so timing them could not calibrate the table.
     """
     from nas.space_members import sample_members
 
@@ -230,6 +238,12 @@ def choose_networks(space: Any, table: LatencyTable, *, count: int = DEFAULT_NET
     shares = [[v / t for v in row] for (_, row), t in zip(priced, totals)]
     chosen: list[int] = []
     dominant = [kinds.index(k) for k in dominant_kinds(kinds, [row for _, row in priced])]
+    if count < len(dominant) + 1:  # what fit_calibration needs of any set these networks come from
+        raise CalibrationError(
+            f"--networks {count} is too few: the networks of space '{space.name}' are dominated by {len(dominant)} "
+            f"block kinds on '{table.device}' ({', '.join(kinds[k] for k in sorted(dominant))}), so a calibration "
+            f"needs at least {len(dominant) + 1} (one per kind and the per-network overhead): pass --networks "
+            f"{len(dominant) + 1} or more")
     for k in sorted(dominant, key=lambda k: -max(s[k] for s in shares)):
         best = max(range(len(priced)), key=lambda i: shares[i][k])
         if best not in chosen and len(chosen) < count:

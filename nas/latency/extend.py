@@ -70,6 +70,7 @@ def load_added(table: LatencyTable) -> dict[str, dict[str, Any]]:
 
 _REPORT: ContextVar[tuple[Callable[[str], None], list[int]] | None] = ContextVar("nas_extend_report", default=None)
 REPORT_EVERY = 100
+STORE_EVERY = 200  # priced entries are stored this often during a long pricing, and at its end
 
 
 @contextlib.contextmanager
@@ -104,6 +105,9 @@ def price_blocks(table: LatencyTable, specs: Iterable[Any], *, origin: str = "on
     sink = _REPORT.get()
     for n, (key, spec) in enumerate(todo.items(), start=1):
         new[key] = {"ms": round(model.predict_ms(block_features(spec)), 6), "model": version, "origin": origin}
+        if n % STORE_EVERY == 0:  # a long pricing that is stopped keeps what it priced
+            table.added.update(new)
+            _store(table)
         if progress:
             progress(n, len(todo))
         if sink:
