@@ -185,9 +185,12 @@ class Worker:
     def _exhausted(self) -> str | None:
         counts, t = self.census.counts(), self.tally
         if t.over_budget + t.over_limits + t.duplicates >= MAX_REJECTIONS_PER_TRIAL * self.plan.trials + 100:
-            limits = f", {t.over_limits} over the other limits" if t.over_limits else ""
-            return (f"{t.over_budget} proposals over budget{limits} and {t.duplicates} already scored: the limits "
-                    "are very tight or the networks within them are used up")
+            if t.over_limits:
+                return (f"{t.over_budget} proposals over budget, {t.over_limits} over the other limits and "
+                        f"{t.duplicates} already scored: the budget and limits are very tight or the networks "
+                        "within them are used up")
+            return (f"{t.over_budget} proposals over budget and {t.duplicates} already scored: the budget is very "
+                    "tight or the networks within it are used up")
         if t.unpriced >= max(10, self.plan.trials) and counts.scored == 0:
             return f"{t.unpriced} proposals could not be built or priced; last: {t.last_error}"
         if counts.failed >= max(10, self.plan.trials) and counts.scored == 0:
