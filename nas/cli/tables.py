@@ -271,7 +271,7 @@ def show_cmd(device: str, tables_dir: str | None, as_json: bool) -> None:
         "device": device, "path": str(table.path), "entries": len(table.entries), "method": table.method,
         "protocol": prov.get("protocol"), "protocol_scales": prov.get("protocol_scales") or {},
         "coef_ms": prov.get("coef_ms"), "loo_mape_pct": prov.get("loo_mape_pct"),
-        "rows": prov.get("rows") or _network_rows(prov),
+        "rows": prov.get("rows") or _network_rows(prov), "activation_pricing": prov.get("activation_pricing"),
     }
     if as_json:
         emit_json(summary)
@@ -299,3 +299,5 @@ def _print_fit(summary: dict) -> None:
         stdout.print(f"protocol scales: {scales}")
     stdout.print(f"mean leave-one-out error: {summary['loo_mape_pct']:.1f}%  "
                  f"({summary['entries']} entries in {summary['path']})")
+    if summary.get("activation_pricing"):
+        stdout.print(f"activations: {summary['activation_pricing']}", highlight=False)

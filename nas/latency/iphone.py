@@ -63,6 +63,13 @@ MAC_FLOOR_MS = 1e3 / A14_ANE_PEAK_MACS_PER_S
 # subsampling attentions and their MLPs: 49 x 1024 + 49 x 768 + 16 x 1536 + 16 x 1024
 # (facebookresearch/LeViT levit.py, LeViT_256: D 256/384/512, heads 4/6/8, key_dim 32).
 LEVIT256_HARDSWISH_ELEMENTS = 1_757_440
+# What the table can say about activations (the provenance states it, so a user knows what it cannot tell apart)
+ACTIVATION_PRICING = (
+    "GELU, ReLU, SiLU and sigmoid share one coefficient per element (group 'act'): an assumption, not a "
+    "measurement. No published iPhone 12 row this tool rebuilds isolates one of them from another (no two "
+    "rows differ only in the activation), so the fit cannot price them apart; networks that differ only in "
+    "these activations get the same latency (the report groups them). HardSwish is priced apart, from the "
+    "published LeViT-256 pair (hardswish_prior).")
 RIDGE = 0.0
 
 
@@ -315,6 +322,7 @@ def build_table(result: IphoneFit, specs: dict[str, Any], *,
         "coef_ms": {g: float(f"{c:.6g}") for g, c in result.model.coef_ms.items()},
         "constraints": f"coefficients >= 0; mac >= {MAC_FLOOR_MS:.4g} ms (A14 Neural Engine peak, 11 TOPS fp16)",
         "hardswish_prior": {k: float(f"{v:.6g}") for k, v in result.hardswish.items()},
+        "activation_pricing": ACTIVATION_PRICING,
         "loo": "leave-one-network-out: every row of the left-out network is dropped, coefficients and scales "
                "refitted, the network predicted",
         "loo_mape_pct": round(result.loo_mape, 2),
