@@ -129,3 +129,56 @@ def test_a_killed_worker_loses_no_promotion(tmp_path: Path) -> None:
     assert all([g.steps for g in r.rungs] == rungs[:len(r.rungs)] for r in scored)  # each rung once, in order
     assert not [r for r in records.values() if r.state == "RUNNING"]
     assert json.loads(out_text)["scored"] == len(scored)
+
+
+def test_workers_do_not_outlive_a_killed_coordinator(tmp_path: Path) -> None:
+    """SIGKILL of the search's parent process: its worker processes stop at once (parent-death signal), and what
+    they held is continued on --resume."""
+    space, tables = write_tiny_setup(tmp_path)
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [*CLI, "search", "--device", DEVICE, "--tables", str(tables), "--space", str(space), "--budget", "0.4ms",
+         "--trials", "12", "--proxy", "train", "--proxy-opt", "steps=90", "--sampler", "random", "--workers", "2",
+         "--no-report", "--json", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not [r for r in _records(out) if r.state == "RUNNING" and r.worker]:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        time.sleep(0.1)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2, workers
+    killed = time.monotonic()
+    proc.kill()  # the workers hold its stdout/stderr pipes, so communicate() returns once they are all gone
+    proc.communicate(timeout=60)
+    outlived = time.monotonic() - killed
+    assert outlived < 5, f"worker processes outlived the killed search by {outlived:.0f} s"
+    assert not [pid for pid in workers if _alive(pid)]
+    result = subprocess.run([*CLI, "search", "--resume", "--out", str(out), "--workers", "1", "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not [r for r in _records(out) if r.state == "RUNNING"]
+
+
+def _children(pid: int) -> list[int]:
+    """Worker processes of ``pid`` (spawned children running python, not the resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and "multiprocessing.spawn" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie, reaped by nobody after its parent died, counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -15,9 +15,11 @@ The library reports progress through ``on_event`` and returns a ``SearchResult``
 from __future__ import annotations
 
 import multiprocessing
+import os
 import platform
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -371,8 +373,8 @@ def _optimise_in_processes(plan: SearchPlan, coordinator: Coordinator,
     ctx = multiprocessing.get_context("spawn")
     stop, results = ctx.Event(), ctx.Queue()
     deadline = None if plan.timeout_s is None else time.time() + plan.timeout_s
-    procs = [ctx.Process(target=_worker_process, args=(plan, i, stop, deadline, results), name=f"nas-worker-{i}")
-             for i in range(plan.workers)]
+    procs = [ctx.Process(target=_worker_process, args=(plan, i, stop, deadline, results, os.getpid()),
+                         name=f"nas-worker-{i}") for i in range(plan.workers)]
     for p in procs:
         p.start()
     reason = None
@@ -410,8 +412,10 @@ def _optimise_in_processes(plan: SearchPlan, coordinator: Coordinator,
     return reason
 
 
-def _worker_process(plan: SearchPlan, index: int, stop: Any, deadline: float | None, results: Any) -> None:
-    """Body of a worker process: Ctrl-C is the coordinator's to handle; SIGTERM stops at once."""
+def _worker_process(plan: SearchPlan, index: int, stop: Any, deadline: float | None, results: Any,
+                    parent: int) -> None:
+    """Body of a worker process: Ctrl-C is the coordinator's to handle; SIGTERM stops at once, and so does the
+    death of the coordinator (even by SIGKILL): the candidate in hand is recorded as interrupted."""
     import torch
 
     def terminate(*_: Any) -> None:
@@ -419,9 +423,12 @@ def _worker_process(plan: SearchPlan, index: int, stop: Any, deadline: float | N
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, terminate)
+    _die_with(parent)
     torch.set_num_threads(1)
 
     def stop_reason() -> str | None:
+        if os.getppid() != parent:  # where the parent-death signal is not available
+            raise KeyboardInterrupt
         if stop.is_set():
             return "stop requested"
         if deadline is not None and time.time() >= deadline:
@@ -437,6 +444,21 @@ def _worker_process(plan: SearchPlan, index: int, stop: Any, deadline: float | N
         results.put((index, None, str(exc)))
     except Exception as exc:  # noqa: BLE001 - reported by the coordinator as one line
         results.put((index, None, f"internal error: {type(exc).__name__}: {exc}"))
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux ``prctl(PR_SET_PDEATHSIG)``), so a
+    coordinator killed by SIGKILL leaves no worker behind; elsewhere the worker's stop check sees the new
+    parent between rungs."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before the signal was armed: nothing is in hand yet
+        os._exit(1)
 
 
 # -- phase 4 -----------------------------------------------------------------------------------
