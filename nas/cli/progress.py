@@ -82,7 +82,8 @@ class Progress:
             return
         verb = "trained" if status.trains else "scored"
         self.log(f"[{status.scored}/{status.target}] {verb} | running {status.running} | failed {status.failed} | "
-                 f"rejected by lookup: {status.over_budget} over budget, {status.duplicates} already seen | best in "
+                 f"rejected by lookup: {status.over_budget} over budget, {_limits(status)}{status.duplicates} already "
+                 "seen | best in "
                  f"budget {self._best(status)} | front {status.front_size} | elapsed "
                  f"{_clock(time.monotonic() - self.start)} ETA {_clock(self.eta(status))}")
 
@@ -107,11 +108,16 @@ class Progress:
             verb = "trained" if status.trains else "scored"
             grid.add_row(verb, ProgressBar(total=max(1, status.target), completed=status.scored, width=30))
             grid.add_row("", f"{status.scored} / {status.target} candidates within budget; {status.running} running")
-            grid.add_row("rejected by lookup", f"{status.over_budget} over budget, {status.duplicates} already seen "
-                                               "(never trained)")
+            grid.add_row("rejected by lookup", f"{status.over_budget} over budget, {_limits(status)}"
+                                               f"{status.duplicates} already seen (never trained)")
             grid.add_row("failed", str(status.failed))
             grid.add_row("best within budget", self._best(status))
             grid.add_row("front size", str(status.front_size))
             grid.add_row("elapsed / ETA", f"{_clock(time.monotonic() - self.start)} / {_clock(self.eta(status))}")
             grid.add_row("last", self._last)
         return Panel(grid, title="nas search")
+
+
+def _limits(status: SearchStatus) -> str:
+    """"N over the other limits, " when the run has limits that refused proposals."""
+    return f"{status.over_limits} over the other limits, " if status.over_limits else ""

@@ -25,6 +25,7 @@ class SearchStatus:
     best_latency_ms: float | None
     elapsed_s: float
     trains: bool
+    over_limits: int = 0  # within the budget's point, over another limit (devices, sizes, the confidence)
 
 
 @dataclass(frozen=True)

@@ -329,7 +329,8 @@ class Coordinator:
                             failed=counts.failed, interrupted=counts.interrupted, over_budget=tally.over_budget,
                             duplicates=tally.duplicates, front_size=len(front),
                             best_score=best.score if best else None, best_latency_ms=best.latency_ms if best else None,
-                            elapsed_s=time.monotonic() - self.started, trains=self.trains)
+                            elapsed_s=time.monotonic() - self.started, trains=self.trains,
+                            over_limits=tally.over_limits)
 
     def finish(self) -> None:
         """The last poll and the sorted trials.csv."""
