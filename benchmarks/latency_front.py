@@ -139,10 +139,12 @@ def search_front(device: str, budget_ms: float, out: Path, *, tables: str | None
 
 
 def by_confidence(front: dict[str, Any]) -> list[dict[str, Any]]:
-    """The front's points a --confidence P search would admit, and the share of them measured within budget."""
+    """The front's points a --confidence P search would admit, and the share of them measured within budget;
+    the first row (confidence None) is the prediction alone, what a search without --confidence admits."""
     rows = []
-    for level in LEVELS:
-        admitted = [p for p in front["front"] if p[f"high_{level}"] <= front["budget_ms"]]
+    for level in (None, *LEVELS):
+        key = "predicted_ms" if level is None else f"high_{level}"
+        admitted = [p for p in front["front"] if p[key] <= front["budget_ms"]]
         within = [p for p in admitted if p["measured_ms"] <= front["budget_ms"]]
         rows.append({"confidence": level, "admitted": len(admitted), "within_budget": len(within),
                      "share": round(len(within) / len(admitted), 3) if admitted else None})
@@ -156,7 +158,19 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=300, help="scored candidates of each search (the default)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--measured", default="x86-2core-ort", help="the measured table checked the same way")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the .md (and the confidence table) from the last run's .json")
     args = parser.parse_args()
+    if args.report_only:
+        result = json.loads((RESULTS / "latency_front.json").read_text())
+        result["estimated"]["by_confidence"] = levels = by_confidence(result["estimated"]["front"])
+        result["estimated"]["chosen_confidence"] = next(
+            (r["confidence"] for r in levels if r["share"] is not None and r["share"] >= TARGET_WITHIN_BUDGET),
+            "none reaches it")
+        (RESULTS / "latency_front.json").write_text(json.dumps(result, indent=1, default=str))
+        (RESULTS / "latency_front.md").write_text(markdown(result))
+        print(markdown(result))
+        return
 
     from nas.latency.table import load_table
     from nas.space import load_space
@@ -183,9 +197,9 @@ def main() -> None:
     front_est = search_front("host-est", budget, work / "run-host-est", tables=str(tables), trials=args.trials)
     levels = by_confidence(front_est)
     chosen = next((r["confidence"] for r in levels if r["share"] is not None and r["share"] >= TARGET_WITHIN_BUDGET),
-                  None)
+                  "none reaches it")
     confirm = None
-    if chosen is not None:
+    if isinstance(chosen, float):
         print(f"   confidence {chosen}: a search with it, its front timed", flush=True)
         confirm = search_front("host-est", budget, work / f"run-host-est-c{chosen}", tables=str(tables),
                                trials=args.trials, extra=("--confidence", str(chosen)))
@@ -235,9 +249,10 @@ def markdown(r: dict[str, Any]) -> str:
         row("host-est: its search's front", est["front"]["errors"],
             f"{est['front']['measured_over_budget']} of {est['front']['front_size']} measured over the budget"),
     ]
-    if est["confirm"]:
+    if est.get("confirm"):
         c = est["confirm"]
-        lines.append(row(f"host-est, --confidence {est['chosen_confidence']}: its search's front", c["errors"],
+        level = c["args"][c["args"].index("--confidence") + 1]
+        lines.append(row(f"host-est, --confidence {level}: its search's front", c["errors"],
                          f"{c['measured_over_budget']} of {c['front_size']} measured over the budget"))
     lines += [
         row(f"{mea['device']} (measured on another machine), as shipped: 30 random networks", mea["shipped_random"],
@@ -249,11 +264,11 @@ def markdown(r: dict[str, Any]) -> str:
         "", "The default search's front on host-est, read at each confidence (points a `--confidence P` search would "
         "admit, and how many of them measure within the budget):", "",
         "| confidence | admitted | within budget | share |", "|---:|---:|---:|---:|",
-        *[f"| {x['confidence']} | {x['admitted']} | {x['within_budget']} | {_pct(x['share'])} |"
-          for x in est["by_confidence"]],
-        "", f"Chosen default for estimated tables: {est['chosen_confidence']} (the lowest level whose share is >= "
-        f"{TARGET_WITHIN_BUDGET:.0%})." if est["chosen_confidence"] is not None else
-        "No level reaches the target share on this front.", "",
+        *[f"| {x['confidence'] or 'the prediction (no --confidence)'} | {x['admitted']} | {x['within_budget']} | "
+          f"{_pct(x['share'])} |" for x in est["by_confidence"]],
+        "", f"Default for estimated tables, the lowest level whose share is >= {TARGET_WITHIN_BUDGET:.0%}: "
+        + ("the prediction (no --confidence)" if est["chosen_confidence"] is None else
+           str(est["chosen_confidence"])) + ".", "",
     ]
     return "\n".join(lines)
 
