@@ -105,13 +105,19 @@ def _freeze_a_worker_mid_rung(proc: subprocess.Popen, out: Path, deadline: float
     raise AssertionError("no candidate was promoted")
 
 
-def test_a_killed_worker_loses_no_promotion(tmp_path: Path) -> None:
+def _two_worker_search(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """A real `nas search --workers 2` on the tiny space with a training proxy (rungs of up to 90 steps)."""
     space, tables = write_tiny_setup(tmp_path)
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [*CLI, "search", "--device", DEVICE, "--tables", str(tables), "--space", str(space), "--budget", "0.4ms",
          "--trials", "12", "--proxy", "train", "--proxy-opt", "steps=90", "--sampler", "random", "--workers", "2",
          "--no-report", "--json", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, out
+
+
+def test_a_killed_worker_loses_no_promotion(tmp_path: Path) -> None:
+    proc, out = _two_worker_search(tmp_path)
     pid, victim = _freeze_a_worker_mid_rung(proc, out, deadline=time.monotonic() + 240)
     os.kill(pid, signal.SIGKILL)
     out_text, err = proc.communicate(timeout=300)
@@ -134,12 +140,7 @@ def test_a_killed_worker_loses_no_promotion(tmp_path: Path) -> None:
 def test_workers_do_not_outlive_a_killed_coordinator(tmp_path: Path) -> None:
     """SIGKILL of the search's parent process: its worker processes stop at once (parent-death signal), and what
     they held is continued on --resume."""
-    space, tables = write_tiny_setup(tmp_path)
-    out = tmp_path / "run"
-    proc = subprocess.Popen(
-        [*CLI, "search", "--device", DEVICE, "--tables", str(tables), "--space", str(space), "--budget", "0.4ms",
-         "--trials", "12", "--proxy", "train", "--proxy-opt", "steps=90", "--sampler", "random", "--workers", "2",
-         "--no-report", "--json", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, out = _two_worker_search(tmp_path)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not [r for r in _records(out) if r.state == "RUNNING" and r.worker]:
         assert proc.poll() is None, proc.communicate()[1][-2000:]

@@ -147,13 +147,8 @@ def parse_count(text: str | None, *, flag: str) -> int | None:
         return None
     raw = str(text).strip()
     scale = {"k": 1e3, "m": 1e6, "g": 1e9}.get(raw[-1:].lower(), 1.0)
-    number = raw[:-1] if scale != 1.0 else raw
-    try:
-        value = float(number)
-    except ValueError:
-        raise LimitError(f"{flag} must be a positive count such as 5000000, 5M or 600k, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise LimitError(f"{flag} must be a positive count such as 5000000, 5M or 600k, got {text!r}")
+    value = _positive(raw[:-1] if scale != 1.0 else raw, text, f"{flag} must be a positive count such as 5000000, "
+                      "5M or 600k")
     return int(round(value * scale))
 
 
@@ -162,14 +157,18 @@ def parse_megabytes(text: str | None, *, flag: str = "--max-size-mb") -> float |
     if text is None:
         return None
     raw = str(text).strip()
-    if raw.lower().endswith("mb"):
-        raw = raw[:-2].strip()
+    return _positive(raw[:-2].strip() if raw.lower().endswith("mb") else raw, text,
+                     f"{flag} must be a positive size in MB such as 20 or 12.5")
+
+
+def _positive(number: str, given: str, rule: str) -> float:
+    """``number`` as a finite float > 0, or LimitError "<rule>, got <given>"."""
     try:
-        value = float(raw)
+        value = float(number)
     except ValueError:
-        raise LimitError(f"{flag} must be a positive size in MB such as 20 or 12.5, got {text!r}") from None
+        value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise LimitError(f"{flag} must be a positive size in MB such as 20 or 12.5, got {text!r}")
+        raise LimitError(f"{rule}, got {given!r}")
     return value
 
 
