@@ -179,7 +179,7 @@ def _print_front(result: Any) -> None:
     level = next((r.latency_level for r in result.front if r.latency_high_ms is not None), None)
     measured = any(r.measured_ms is not None for r in result.front)
     devices = sorted({d for r in result.front for d in r.device_latencies})
-    extra = ([f"{level:.0%} interval ms", "fits"] if level else []) + (["measured ms"] if measured else []) \
+    extra = ([f"{level:.0%} interval", "P(fit)"] if level else []) + (["measured ms"] if measured else []) \
         + [f"{d} ms" for d in devices]
     for col in ("trial", "score", *(["steps (rung)"] if rungs else []), "latency ms", *extra, "params (M)", "MMACs",
                 "preset"):
@@ -188,8 +188,9 @@ def _print_front(result: Any) -> None:
         steps = [f"{r.steps} ({r.rung + 1}/{len(result.rungs)})"] if rungs else []
         cells = []
         if level:
-            cells += [f"{r.latency_low_ms:.3f}-{r.latency_high_ms:.3f}" if r.latency_high_ms is not None else "",
-                      "" if r.budget_chance is None else f"{r.budget_chance:.0%}"]
+            cells += [f"{r.latency_low_ms:.2f}-{r.latency_high_ms:.2f}" if r.latency_high_ms is not None else "",
+                      "" if r.budget_chance is None else ">99%" if r.budget_chance >= 0.995 else
+                      f"{r.budget_chance:.0%}"]
         if measured:
             cells.append("" if r.measured_ms is None else f"{r.measured_ms:.3f}")
         cells += [f"{r.device_latencies[d]:.3f}" if d in r.device_latencies else "" for d in devices]
