@@ -229,7 +229,11 @@ class Worker:
             job.record = job.record.with_(arch=arch_id(job.cfg), resolution=job.cfg.resolution,
                                           latency_ms=latency_ms, optuna_params=dict(trial.params))
             trial.set_user_attr(RECORD_ATTR, job.record.to_attr())
-            constraints, reasons = self._limits(job.cfg, latency_ms, job.record.arch)
+            try:
+                constraints, reasons = self._limits(job.cfg, latency_ms, job.record.arch)
+            except Exception as exc:  # noqa: BLE001 - e.g. a further device's table lacks one of its blocks
+                self._finish(job, job.record.with_(reason=_one_line(f"{type(exc).__name__}: {exc}")), failed=True)
+                continue
             for name, value in constraints.items():
                 trial.set_constraint(name, value)
             if reasons:  # a queued network the limits refuse (they were checked when it was queued)
@@ -271,7 +275,13 @@ class Worker:
             self.mirror.tell(proposal, self._values(holder))
             self.tally.duplicates += 1
             return None
-        constraints, reasons = self._limits(cfg, latency_ms, arch)
+        try:
+            constraints, reasons = self._limits(cfg, latency_ms, arch)
+        except Exception as exc:  # noqa: BLE001 - e.g. a further device's table lacks one of its blocks
+            self.mirror.tell(proposal, None)
+            self.tally.unpriced += 1
+            self.tally.last_error = _one_line(f"{type(exc).__name__}: {exc}")
+            return None
         for name, value in constraints.items():
             proposal.set_constraint(name, value)
         if reasons:
