@@ -71,6 +71,11 @@ class Limits:
                              f"--max-size-mb), got {self.precision!r}")
 
     @property
+    def active(self) -> bool:
+        """True when anything besides the first budget's point is tested."""
+        return bool(self.devices) or self.needs_counts or self.confidence is not None
+
+    @property
     def needs_counts(self) -> bool:
         """True when the test needs the network's parameters or MACs (so it is built before scoring)."""
         return self.max_params is not None or self.max_macs is not None or self.max_size_mb is not None

@@ -304,12 +304,10 @@ def _check_verify(verify: int | None, table: Any) -> int:
     """--verify K: at least 1, and on a device whose runtime this machine can time."""
     from nas.latency.backends import get_backend
 
-    if not verify:
-        if verify is not None and verify < 0:
-            raise UsageError(f"--verify must be 1 or more (front points to measure), got {verify}")
-        return 0
-    if verify < 0:
+    if verify is not None and verify < 0:
         raise UsageError(f"--verify must be 1 or more (front points to measure), got {verify}")
+    if not verify:
+        return 0
     if not get_backend(table.runtime).can_time:
         raise UsageError(f"--verify measures on this machine, which cannot time '{table.device}' ({table.runtime}); "
                          f"for a phone: nas export RUN --front --format coreml --out DIR, time the models on it, "

@@ -46,7 +46,7 @@ from nas.search.plan import (
     resolve_plan,
 )
 from nas.search.storage import NoStudyError, open_storage, study_exists, worker_id
-from nas.search.worker import STATES, TALLY_ATTR, Tally, Worker
+from nas.search.worker import STATES, TALLY_ATTR, Tally, Worker, limit_check
 
 POLL_S = 1.0  # how often the coordinator of worker processes reads the study
 
@@ -215,6 +215,8 @@ def _price_presets(res: Resources) -> list[PresetRow]:
 def _queue_first(study: Any, plan: SearchPlan, res: Resources, presets: list[PresetRow]) -> None:
     """Queue the fastest network of the space (so a budget it fits never yields an empty front), then
     the presets within the budget; each network once."""
+    from nas.latency.predict import predict_ms
+
     queued = [("fastest", "", dict(plan.fastest_params))]
     if plan.enqueue_presets:
         queued += [("preset", p.name, res.space.preset_params(p.name)) for p in presets
@@ -223,34 +225,11 @@ def _queue_first(study: Any, plan: SearchPlan, res: Resources, presets: list[Pre
     for origin, preset, params in queued:
         cfg = res.space.config_from_params(params)
         arch = arch_id(cfg)
-        if arch in seen or not _meets_limits(cfg, plan, res):
+        if arch in seen or (plan.limits.active and limit_check(cfg, predict_ms(cfg, res.table), plan, res)[1]):
             continue
         seen[arch] = 1
         record = TrialRecord(trial=-1, state="WAITING", origin=origin, preset=preset, arch=arch)
         study.enqueue_trial(params, user_attrs={RECORD_ATTR: record.to_attr()})
-
-
-def _meets_limits(cfg: Any, plan: SearchPlan, res: Resources) -> bool:
-    """Whether a network queued ahead of the sampler meets the run's limits besides the first budget's point
-    (the workers test the same with the interval at the run's confidence)."""
-    from nas.latency.interval import estimate_latency
-    from nas.latency.predict import predict_ms
-    from nas.models.stats import planned_stats
-
-    limits = plan.limits
-    if not (limits.devices or limits.needs_counts or limits.confidence is not None):
-        return True
-    params, macs = planned_stats(cfg)
-    latencies = {}
-    for d in limits.devices:
-        table = res.tables[d.device]
-        latencies[d.device] = (predict_ms(cfg, table) if limits.confidence is None else
-                               estimate_latency(cfg, table, level=limits.confidence, stats=(params, macs)).high_ms)
-    if limits.confidence is not None:
-        high = estimate_latency(cfg, res.table, level=limits.confidence, stats=(params, macs)).high_ms
-        if high > plan.budget_ms:
-            return False
-    return not limits.reasons(params=params, macs=macs, latencies=latencies)
 
 
 def _meta(plan: SearchPlan, res: Resources) -> RunMeta:

@@ -314,32 +314,11 @@ class Worker:
         return float(predict_latency(cfg, table or self.res.table).total_ms)
 
     def _limits(self, cfg: Any, latency_ms: float, arch: str) -> tuple[dict[str, float], list[str]]:
-        """The constraint values of a network within the first budget's point (the budget, and the run's Limits:
-        further devices, sizes, the confidence) and why it does not fit (empty: it does); a refused network's
-        are remembered. Optuna keeps a trial's first value of a constraint, so each is set once, from here."""
-        limits = self.plan.limits
-        if not (limits.devices or limits.needs_counts or limits.confidence is not None):
-            return {CONSTRAINT: latency_ms - self.plan.budget_ms}, []
+        """:func:`limit_check` of a network, a refused network's answer remembered. Optuna keeps a trial's first
+        value of a constraint, so each is set once, from here."""
         if arch in self.refused:
             return self.refused[arch], ["over the limits (seen before)"]
-        from nas.latency.interval import estimate_latency
-        from nas.models.stats import planned_stats
-
-        params, macs = planned_stats(cfg) if limits.needs_counts or limits.confidence is not None else (None, None)
-        first = latency_ms
-        latencies = {}
-        if limits.confidence is not None:
-            first = estimate_latency(cfg, self.res.table, level=limits.confidence, stats=(params, macs)).high_ms
-        for d in limits.devices:
-            table = self.res.tables[d.device]
-            latencies[d.device] = (estimate_latency(cfg, table, level=limits.confidence, stats=(params, macs)).high_ms
-                                   if limits.confidence is not None else self._price(cfg, table))
-        constraints = {CONSTRAINT: first - self.plan.budget_ms,
-                       **limits.excess(params=params, macs=macs, latencies=latencies)}
-        reasons = limits.reasons(params=params, macs=macs, latencies=latencies)
-        if first > self.plan.budget_ms:
-            reasons.insert(0, f"upper end {first:.3g} ms of its {limits.confidence:.0%} interval > "
-                              f"{self.plan.budget_ms:g} ms")
+        constraints, reasons = limit_check(cfg, latency_ms, self.plan, self.res)
         if reasons:
             self.refused[arch] = constraints
         return constraints, reasons
@@ -500,6 +479,33 @@ class Worker:
 
     def _publish(self) -> None:
         self.study.set_user_attr(f"{TALLY_ATTR}{self.me}", asdict(self.tally))
+
+
+def limit_check(cfg: Any, latency_ms: float, plan: SearchPlan, res: Resources) -> tuple[dict[str, float], list[str]]:
+    """The constraint values of a network whose first-device prediction is ``latency_ms`` (the budget, and the
+    run's Limits: further devices, sizes, the confidence) and why it does not fit (empty: it does)."""
+    limits = plan.limits
+    if not limits.active:
+        return {CONSTRAINT: latency_ms - plan.budget_ms}, []
+    from nas.latency.interval import estimate_latency
+    from nas.latency.predict import predict_ms
+    from nas.models.stats import planned_stats
+
+    counted = limits.needs_counts or limits.confidence is not None
+    params, macs = planned_stats(cfg) if counted else (None, None)
+
+    def latency(table: Any, point_ms: float | None = None) -> float:
+        if limits.confidence is None:
+            return predict_ms(cfg, table) if point_ms is None else point_ms
+        return estimate_latency(cfg, table, level=limits.confidence, stats=(params, macs)).high_ms
+
+    first = latency(res.table, latency_ms)
+    latencies = {d.device: latency(res.tables[d.device]) for d in limits.devices}
+    constraints = {CONSTRAINT: first - plan.budget_ms, **limits.excess(params=params, macs=macs, latencies=latencies)}
+    reasons = limits.reasons(params=params, macs=macs, latencies=latencies)
+    if first > plan.budget_ms:
+        reasons.insert(0, f"upper end {first:.3g} ms of its {limits.confidence:.0%} interval > {plan.budget_ms:g} ms")
+    return constraints, reasons
 
 
 class _Failed(Exception):
