@@ -91,8 +91,10 @@ def test_measure_to_csv_then_calibrate_from_it(setup, tmp_path):
     lines = csv_path.read_text().splitlines()
     assert lines[0].startswith("arch,latency_ms,resolution,runtime") and len(lines) == 1 + len(paths)
     assert lines[1].startswith("../net0.json,")  # relative to the CSV, so the two move together
+    # --force: timings of ~0.1 ms networks on a loaded machine may fail the fit's error bound (CI saw 41%); this
+    # tests reading the CSV (the bound has its own tests in test_table_store.py)
     cal = run_json(["latency", "calibrate", "--device", "tiny-ort", "--as", "tiny-csv", "--timings", str(csv_path),
-                    "--tables", str(tables), "--json"])
+                    "--tables", str(tables), "--json", "--force"])
     assert [n["measured_ms"] for n in cal["networks"]] == [r["latency_ms"] for r in out]
     assert cal["mape_loo"] >= 0 and (tables / "tiny-csv.json").exists()
 
