@@ -109,7 +109,8 @@ def test_resume_of_a_tables_run_needs_no_tables_again(tiny, run_dir: Path, tmp_p
     tables = tmp_path / "tables"
     shutil.copytree(tiny["tables"], tables)
     meta = json.loads((copy / "run.json").read_text())
-    (copy / "run.json").write_text(json.dumps({**meta, "tables_dir": str(tables)}))
+    (copy / "run.json").write_text(json.dumps({**meta, "tables_dir": str(tables),
+                                               "settings": {**meta["settings"], "tables_dir": str(tables)}}))
     shutil.rmtree(tables)
     gone = run_cli(["search", "--resume", "--out", str(copy), "--trials", "6", "--workers", "1"])
     assert_one_line_error(gone, 2, "pass --tables DIR")

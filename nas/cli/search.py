@@ -111,7 +111,7 @@ def search(**opts: Any) -> None:
     pairs = _device_budgets(opts["devices"], opts["budgets"], parse_budget)
     limits = _limits(opts)
     settings = SearchSettings(
-        device=pairs[0][0] if pairs else None, budget_ms=pairs[0][1] if pairs else None, also=tuple(pairs[1:]),
+        device=pairs[0][0] if pairs else None, budget_ms=pairs[0][1] if pairs else None, also=tuple(pairs[1:]) or None,
         **limits, verify=opts["verify"],
         space=opts["space"], resolutions=parse_resolutions(opts["resolution"]) if opts["resolution"] else None,
         trials=opts["trials"], timeout_s=parse_duration(opts["timeout"]), proxy=opts["proxy"],
@@ -119,7 +119,7 @@ def search(**opts: Any) -> None:
         seed=opts["seed"], storage=opts["storage"], study=opts["study"], out=opts["out"], resume=opts["resume"],
         tables_dir=opts["tables_dir"], worker_index=opts["worker_index"], workers=opts["workers"],
         train_device=opts["train_device"],
-        report=False if opts["no_report"] else None, argv=["nas", *sys.argv[1:]])
+        report=False if opts["no_report"] else None, argv=("nas", *sys.argv[1:]))
     with Progress() as progress, _Signals(progress.log) as signals:
         try:
             result = run_search(settings, on_event=progress, should_stop=signals)

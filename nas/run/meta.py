@@ -81,6 +81,8 @@ class RunMeta:
     limits: Limits = field(default_factory=Limits)  # further devices, size limits, confidence (none: none)
     verify: int = 0  # front points measured end to end when the search finishes (--verify)
     report: bool = True  # False: started with --no-report (a --resume writes none either)
+    # the search settings --resume restores, by name (nas.search.settings; {} in run folders written before)
+    settings: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA
 
     @property

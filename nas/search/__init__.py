@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from nas.search.budget import BudgetError, format_ms, parse_budget, parse_duration
 from nas.search.events import SearchEvent, SearchStatus
-from nas.search.plan import SearchPlan, SearchSettings, resolve_plan
+from nas.search.plan import SearchPlan, resolve_plan
 from nas.search.runner import NothingScoredError, SearchResult, run_search
 from nas.search.samplers import DEFAULT_SAMPLER, SAMPLERS
+from nas.search.settings import SearchSettings
 
 __all__ = ["DEFAULT_SAMPLER", "SAMPLERS", "BudgetError", "NothingScoredError",
            "SearchEvent", "SearchPlan", "SearchResult", "SearchSettings", "SearchStatus", "format_ms", "parse_budget",

@@ -7,7 +7,6 @@ that cannot run fails before it creates anything. Nothing is written in this pha
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
 import os
@@ -21,6 +20,7 @@ from nas.run.limits import DeviceBudget, LimitError, Limits
 from nas.run.meta import RunMeta
 from nas.search.events import OnEvent, SearchEvent, ignore
 from nas.search.fidelity import Scorer
+from nas.search.settings import SearchSettings, StudyMismatchError, restore
 from nas.space import DEFAULT_SPACE
 
 # Candidates to score by default, by what scoring one costs (a training proxy's rungs, or one forward pass
@@ -29,100 +29,43 @@ from nas.space import DEFAULT_SPACE
 DEFAULT_TRIALS_TRAINING = 40
 DEFAULT_TRIALS_TRAINING_FREE = 300
 SEED_MAX = 2**32 - 1  # numpy's and Optuna's samplers take 32-bit seeds
-# settings that define a run: a resumed run or a joining worker must have the same
-SHARED_SETTINGS = ("device", "budget_ms", "space", "resolutions", "proxy", "proxy_options", "data", "table_hash",
-                   "rungs", "limits")
-
-
-class StudyMismatchError(UsageError):
-    """A resumed run or a joining worker was given settings other than the run's."""
 
 
 class RunExistsError(UsageError):
     """A new search was pointed at a folder that already holds a run."""
 
 
-@dataclass
-class SearchSettings:
-    """What a caller asks for. ``None`` means: the default, or on ``resume`` what the run was started with."""
-
-    device: str | None = None
-    budget_ms: float | None = None
-    also: tuple[tuple[str, float], ...] = ()  # further (device, budget_ms) pairs a candidate must fit too
-    max_params: int | None = None
-    max_macs: int | None = None
-    max_size_mb: float | None = None
-    precision: str | None = None  # of --max-size-mb's weights (default fp16)
-    confidence: float | None = None  # fit a budget with the upper end of this interval, not the point
-    verify: int | None = None  # measure this many front points nearest the budget end to end at the end
-    space: str | None = None
-    resolutions: tuple[int, ...] | None = None  # deploy resolution(s) instead of the space's own
-    trials: int | None = None
-    timeout_s: float | None = None
-    proxy: str | None = None
-    proxy_options: dict[str, Any] | None = None
-    data: str | None = None
-    sampler: str | None = None
-    seed: int | None = None
-    storage: str | None = None
-    study: str | None = None
-    out: Path | None = None
-    resume: bool = False
-    tables_dir: str | None = None
-    worker_index: int = 0
-    workers: int | None = None
-    train_device: str | None = None
-    multi_fidelity: bool | None = None
-    max_cpu_s: float | None = None  # stop once the workers spent this many CPU seconds scoring (benchmarks)
-    report: bool | None = None  # None: write the report (on --resume: as the run was started)
-    enqueue_presets: bool = True  # the benchmark turns it off to compare samplers alone
-    argv: list[str] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class SearchPlan:
-    """A resolved search: plain data (it travels to worker processes), checked, never changed."""
+    """A resolved search: plain data (it travels to worker processes), checked, never changed.
 
-    out: Path
-    study: str
+    ``settings`` is what was asked, every default filled in; the other fields are derived from it.
+    """
+
+    settings: SearchSettings
     storage_url: str  # may hold a password: never written or shown (see storage_shown)
     storage_shown: str
     own_storage: bool  # the run folder's study.db (not a --storage URL shared with other runs)
-    resume: bool
-    device: str
-    tables_dir: str | None
-    budget_ms: float
     limits: Limits  # further devices, size limits, confidence
-    verify: int
     fastest_ms: float
     fastest_params: dict[str, Any]
-    space: str
-    space_ref: str  # what load_space reads: a shipped name or a YAML path
+    space: str  # the space's name (settings.space is what load_space reads: a shipped name or a YAML path)
     space_path: str | None
-    resolutions: tuple[int, ...]  # --resolution (searched over when several); () = the space's own
-    trials: int
-    timeout_s: float | None
-    max_cpu_s: float | None
-    proxy: str
-    proxy_options: dict[str, Any]
-    data: str
-    sampler: str
-    seed: int
-    worker_index: int
-    workers: int
-    train_device: str  # a torch device name: cpu, cuda, cuda:1, mps
-    multi_fidelity: bool
     rungs: tuple[int, ...]  # training steps of each rung ((0,) for a training-free proxy)
-    enqueue_presets: bool
-    report: bool
-    argv: tuple[str, ...]
     created: str
     session: int  # 0 for a new run, then 1, 2... for each --resume
+
+    @property
+    def out(self) -> Path:
+        """The run folder."""
+        assert self.settings.out is not None
+        return Path(self.settings.out)
 
     def sampler_seed(self, worker: int) -> int:
         """The sampler seed of this machine's local worker ``worker``: one stream per machine (--worker),
         local worker and session, so a resumed run does not propose its first session's networks again."""
-        return (self.seed + 1000 * self.worker_index + worker + 1_000_003 * self.session) % (SEED_MAX + 1)
+        s = self.settings
+        return (s.seed + 1000 * s.worker_index + worker + 1_000_003 * self.session) % (SEED_MAX + 1)
 
 
 @dataclass
@@ -163,18 +106,18 @@ def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[
     from nas.space import load_space
     from nas.space_members import fastest_member
 
-    s = dataclasses.replace(settings)
-    meta = _restore(s) if s.resume else None
+    s = settings
+    meta = None
+    if s.resume:
+        s, meta = _restore(s)
     _check_numbers(s)
-    out = Path(s.out) if s.out else None
-    if out is not None:
-        _check_out(out, resume=s.resume)
+    if s.out is not None:
+        _check_out(Path(s.out), resume=s.resume)
     for name in ("device", "budget_ms"):
         if getattr(s, name) is None:
             flag = "--budget" if name == "budget_ms" else "--device"
             raise UsageError(f"{flag} is required (e.g. nas search --device iphone12 --budget 5ms)")
-    s.proxy = s.proxy or DEFAULT_PROXY
-    s.sampler = s.sampler or DEFAULT_SAMPLER
+    s = s.replace(proxy=s.proxy or DEFAULT_PROXY, sampler=s.sampler or DEFAULT_SAMPLER)
     SAMPLERS[s.sampler]  # an unknown name raises, listing the known ones
     proxy = get_proxy(s.proxy, **(s.proxy_options or {}))  # checks the name and the options, in one line
     device = str(resolve_train_device(s.train_device))
@@ -193,10 +136,10 @@ def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[
             f"{math.ceil(fastest_ms * 100) / 100:g}ms or more")
     limits, tables = _resolve_limits(s, table, space, fastest_params, on_event)
     verify = _check_verify(s.verify, table)
-    s.data = s.data or DEFAULT_DATA
     seed = 0 if s.seed is None else s.seed
-    data = load_dataset(s.data, seed=seed)
-    multi_fidelity = True if s.multi_fidelity is None else s.multi_fidelity
+    data_spec = s.data or DEFAULT_DATA
+    data = load_dataset(data_spec, seed=seed)
+    multi_fidelity = proxy.trains and (True if s.multi_fidelity is None else s.multi_fidelity)  # rungs of training
     scorer = Scorer(proxy, data, seed=seed, device=device, multi_fidelity=multi_fidelity)
     trials = s.trials or (DEFAULT_TRIALS_TRAINING if proxy.trains else DEFAULT_TRIALS_TRAINING_FREE)
     workers = s.workers or default_workers()
@@ -204,19 +147,20 @@ def resolve_plan(settings: SearchSettings, on_event: OnEvent = ignore) -> tuple[
         on_event(SearchEvent(f"note: --workers {workers} is more than the {default_workers()} core(s) this process "
                              f"may use; {default_workers()} worker(s) run (more would only share the cores)"))
         workers = default_workers()
-    out = out or Path("runs") / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{table.device}-{format_ms(s.budget_ms)}"
+    out = Path(s.out) if s.out else \
+        Path("runs") / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{table.device}-{format_ms(s.budget_ms)}"
     url = s.storage or default_storage_url(out)
+    resolved = s.replace(
+        device=table.device, budget_ms=float(s.budget_ms), also=tuple((d.device, d.budget_ms) for d in limits.devices),
+        precision=limits.precision, confidence=limits.confidence, verify=verify, space=space_ref,
+        resolutions=tuple(s.resolutions or ()), trials=trials, proxy_options=dict(proxy.options), data=data_spec,
+        seed=seed, study=s.study or f"nas-{table.device}-{format_ms(s.budget_ms)}", out=out, workers=workers,
+        train_device=device, multi_fidelity=multi_fidelity, report=True if s.report is None else s.report,
+        argv=tuple(s.argv))
     plan = SearchPlan(
-        out=out, study=s.study or f"nas-{table.device}-{format_ms(s.budget_ms)}", storage_url=url,
-        storage_shown=redact(url), own_storage=s.storage is None, resume=s.resume, device=table.device,
-        tables_dir=s.tables_dir, budget_ms=float(s.budget_ms), limits=limits, verify=verify,
-        fastest_ms=float(fastest_ms),
-        fastest_params=dict(fastest_params), space=space.name, space_ref=space_ref,
-        space_path=str(space.path) if space.path else None, resolutions=tuple(s.resolutions or ()), trials=trials,
-        timeout_s=s.timeout_s, max_cpu_s=s.max_cpu_s, proxy=s.proxy, proxy_options=dict(proxy.options), data=s.data,
-        sampler=s.sampler, seed=seed, worker_index=s.worker_index, workers=workers,
-        train_device=device, multi_fidelity=multi_fidelity, rungs=scorer.rungs, enqueue_presets=s.enqueue_presets,
-        report=True if s.report is None else s.report, argv=tuple(s.argv),
+        settings=resolved, storage_url=url, storage_shown=redact(url), own_storage=s.storage is None, limits=limits,
+        fastest_ms=float(fastest_ms), fastest_params=dict(fastest_params), space=space.name,
+        space_path=str(space.path) if space.path else None, rungs=scorer.rungs,
         created=meta.created if meta else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         session=len(meta.sessions) + 1 if meta else 0)
     if meta is not None:
@@ -230,15 +174,15 @@ def load_resources(plan: SearchPlan) -> Resources:
     from nas.proxy import get_proxy, load_dataset
     from nas.space import load_space
 
-    data = load_dataset(plan.data, seed=plan.seed)
-    scorer = Scorer(get_proxy(plan.proxy, **plan.proxy_options), data, seed=plan.seed, device=plan.train_device,
-                    multi_fidelity=plan.multi_fidelity)
-    space = load_space(plan.space_ref)
-    if plan.resolutions:
-        space = space.at_resolution(*plan.resolutions)
-    tables = {d.device: load_table(d.device, plan.tables_dir) for d in plan.limits.devices}
-    return Resources(space=space, table=load_table(plan.device, plan.tables_dir), data=data, scorer=scorer,
-                     tables=tables)
+    s = plan.settings
+    data = load_dataset(s.data, seed=s.seed)
+    scorer = Scorer(get_proxy(s.proxy, **s.proxy_options), data, seed=s.seed, device=s.train_device,
+                    multi_fidelity=s.multi_fidelity)
+    space = load_space(s.space)
+    if s.resolutions:
+        space = space.at_resolution(*s.resolutions)
+    tables = {d.device: load_table(d.device, s.tables_dir) for d in plan.limits.devices}
+    return Resources(space=space, table=load_table(s.device, s.tables_dir), data=data, scorer=scorer, tables=tables)
 
 
 def _resolve_limits(s: SearchSettings, table: Any, space: Any, fastest_params: dict[str, Any],
@@ -254,7 +198,7 @@ def _resolve_limits(s: SearchSettings, table: Any, space: Any, fastest_params: d
 
     confidence = None if s.confidence is None else check_level(s.confidence, flag="--confidence")
     seen, tables, devices = {table.device}, {}, []
-    for device, budget_ms in s.also:
+    for device, budget_ms in s.also or ():
         other = load_table(device, s.tables_dir)
         if other.device in seen:
             raise LimitError(f"--device {device} is given twice; give each device once, each with its --budget")
@@ -352,8 +296,8 @@ def _check_out(out: Path, *, resume: bool) -> None:
                              f"--out {out}, or give another --out")
 
 
-def _restore(s: SearchSettings) -> RunMeta | None:
-    """--resume: the RunMeta of the run, with every setting not given again taken from it."""
+def _restore(s: SearchSettings) -> tuple[SearchSettings, RunMeta | None]:
+    """--resume: ``s`` with every setting not given again taken from the run's run.json, and its RunMeta."""
     from nas.run.folder import RUN_JSON
     from nas.run.meta import read_meta
     from nas.search.storage import NoStudyError
@@ -361,53 +305,40 @@ def _restore(s: SearchSettings) -> RunMeta | None:
     if s.out is None:
         if s.storage is None:
             raise UsageError("--resume needs the run folder: nas search --resume --out RUN_DIR")
-        return None
+        return s, None
     if not (Path(s.out) / RUN_JSON).is_file():
         if s.storage is not None:
-            return None
+            return s, None
         raise NoStudyError(f"--resume: no run to resume in '{s.out}' (no run.json); start it without --resume")
     meta = read_meta(Path(s.out) / RUN_JSON)
-    given = {"device": (s.device, meta.device), "budget": (s.budget_ms, meta.budget_ms),
-             "proxy": (s.proxy, meta.proxy), "data": (s.data, meta.data), "seed": (s.seed, meta.seed),
-             "max-params": (s.max_params, meta.limits.max_params), "max-macs": (s.max_macs, meta.limits.max_macs),
-             "max-size-mb": (s.max_size_mb, meta.limits.max_size_mb), "precision": (s.precision, meta.limits.precision),
-             "confidence": (s.confidence, meta.limits.confidence),
-             "device (further)": (tuple(s.also) or None, tuple((d.device, d.budget_ms) for d in meta.limits.devices)),
-             **{f"proxy-opt {k}": (v, meta.proxy_options.get(k)) for k, v in (s.proxy_options or {}).items()}}
-    for flag, (value, saved) in given.items():
-        if value is not None and value != saved:
-            raise StudyMismatchError(f"--resume: this run was started with --{flag} {saved!r}, not {value!r}; "
-                                     f"drop --{flag.split()[0]}, or start a new run with another --out")
+    saved = dict(meta.settings or legacy_settings(meta))
     copy = Path(s.out) / "space.yaml"
-    s.device, s.budget_ms, s.proxy, s.data = meta.device, meta.budget_ms, meta.proxy, meta.data
-    s.proxy_options = dict(meta.proxy_options)
-    s.max_params, s.max_macs, s.max_size_mb = meta.limits.max_params, meta.limits.max_macs, meta.limits.max_size_mb
-    s.precision, s.confidence = meta.limits.precision, meta.limits.confidence
-    s.also = tuple((d.device, d.budget_ms) for d in meta.limits.devices)
-    s.verify = meta.verify if s.verify is None else s.verify
-    s.report = meta.report if s.report is None else s.report
-    s.space = s.space or (str(copy) if copy.is_file() else meta.space_path or meta.space)
-    s.resolutions = s.resolutions or meta.resolutions or None
-    s.sampler = s.sampler or meta.sampler
-    s.seed = meta.seed
-    s.study = s.study or meta.study
-    s.trials = s.trials or meta.trials
-    s.train_device = s.train_device or meta.train_device
-    s.multi_fidelity = (len(meta.rungs) > 1 or not meta.rungs) if s.multi_fidelity is None else s.multi_fidelity
-    if s.tables_dir is None and meta.tables_dir:
-        if not Path(meta.tables_dir).is_dir():
-            raise UsageError(f"--resume: this run read its latency table from --tables {meta.tables_dir}, which "
-                             "is gone; pass --tables DIR with the table of device "
-                             f"'{meta.device}'")
-        s.tables_dir = meta.tables_dir
+    if copy.is_file():  # the run's own copy of its space file, even if the original changed or moved
+        saved["space"] = str(copy)
+    if s.tables_dir is None and saved.get("tables_dir") and not Path(saved["tables_dir"]).is_dir():
+        raise UsageError(f"--resume: this run read its latency table from --tables {saved['tables_dir']}, which "
+                         f"is gone; pass --tables DIR with the table of device '{meta.device}'")
     if s.storage is None and not meta.storage.startswith("sqlite") and meta.storage:
         raise UsageError(f"--resume: this run's study is in {meta.storage}; pass --storage URL (with its password)")
-    return meta
+    return restore(s, saved), meta
+
+
+def legacy_settings(meta: RunMeta) -> dict[str, Any]:
+    """What a run.json written before it kept ``settings`` says of them (its flat fields)."""
+    limits = meta.limits
+    return {"device": meta.device, "budget_ms": meta.budget_ms, "proxy": meta.proxy, "data": meta.data,
+            "seed": meta.seed, "proxy_options": dict(meta.proxy_options), "max_params": limits.max_params,
+            "max_macs": limits.max_macs, "max_size_mb": limits.max_size_mb, "precision": limits.precision,
+            "confidence": limits.confidence, "also": [[d.device, d.budget_ms] for d in limits.devices],
+            "verify": meta.verify, "report": meta.report, "space": meta.space_path or meta.space,
+            "resolutions": list(meta.resolutions), "sampler": meta.sampler, "study": meta.study,
+            "trials": meta.trials, "train_device": meta.train_device,
+            "multi_fidelity": len(meta.rungs) > 1 or not meta.rungs, "tables_dir": meta.tables_dir}
 
 
 def _check_same(meta: RunMeta, plan: SearchPlan, table: Any) -> None:
     """A resumed run keeps the table it started with (a changed table would mix two pricings)."""
     if meta.table.hash and meta.table.hash != table.hash:
-        raise StudyMismatchError(f"--resume: the latency table of '{plan.device}' changed since this run started "
-                                 f"(hash {meta.table.hash} then, {table.hash} now); start a new run with another "
-                                 "--out")
+        raise StudyMismatchError(f"--resume: the latency table of '{plan.settings.device}' changed since this run "
+                                 f"started (hash {meta.table.hash} then, {table.hash} now); start a new run with "
+                                 "another --out")

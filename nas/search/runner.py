@@ -3,7 +3,7 @@
 1. ``resolve_plan`` (nas.search.plan): every setting checked and resolved; nothing written.
 2. ``open_run``: the run folder, the study (the fastest network of the space and the presets within the
    budget queued first), run.json. If this fails, what it created is removed again.
-3. ``optimise``: ``plan.workers`` workers on the study (in this process for one, else one process each,
+3. ``optimise``: ``plan.settings.workers`` workers on the study (in this process for one, else one process each,
    one training thread each) while a coordinator keeps the run folder current and reports progress.
    The policy: stop when the trial target is reached, on ``should_stop`` (the CLI's Ctrl-C / SIGTERM),
    after ``timeout_s``, or when the sampler runs dry; a candidate stopped midway is continued on --resume.
@@ -36,15 +36,8 @@ from nas.run.record import RECORD_ATTR, PresetRow, TrialRecord
 from nas.search.events import OnEvent, SearchEvent, SearchStatus, ignore
 from nas.search.follow import StudyFollower
 from nas.search.mirror import DIRECTIONS
-from nas.search.plan import (
-    SHARED_SETTINGS,
-    Resources,
-    SearchPlan,
-    SearchSettings,
-    StudyMismatchError,
-    load_resources,
-    resolve_plan,
-)
+from nas.search.plan import Resources, SearchPlan, load_resources, resolve_plan
+from nas.search.settings import SearchSettings, check_shared, saved_settings, shared_settings
 from nas.search.storage import NoStudyError, open_storage, study_exists, worker_id
 from nas.search.worker import STATES, TALLY_ATTR, Tally, Worker, limit_check
 
@@ -123,8 +116,8 @@ def run_search(settings: SearchSettings, *, on_event: OnEvent = ignore,
 
     plan, res = resolve_plan(settings, on_event)
     run = open_run(plan, res)
-    on_event(SearchEvent(f"study '{plan.study}' in {plan.storage_shown}; run folder {plan.out}; fastest possible "
-                         f"{plan.fastest_ms:.4g} ms ({res.table.method}); {plan.workers} worker(s)"))
+    on_event(SearchEvent(f"study '{plan.settings.study}' in {plan.storage_shown}; run folder {plan.out}; fastest "
+                         f"possible {plan.fastest_ms:.4g} ms ({res.table.method}); {plan.settings.workers} worker(s)"))
     notice = host_notice(res.table)
     if notice:
         on_event(SearchEvent(f"note: {notice}"))
@@ -150,21 +143,21 @@ def open_run(plan: SearchPlan, res: Resources) -> OpenRun:
             raise UsageError(f"--out '{plan.out}': cannot create the folder ({exc.strerror or exc})") from None
         storage = open_storage(plan.storage_url)
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-        exists = study_exists(storage, plan.study)
-        if plan.resume and not exists:
-            raise NoStudyError(f"--resume: storage '{plan.storage_shown}' has no study '{plan.study}'")
-        if exists and plan.own_storage and not plan.resume:
+        exists = study_exists(storage, plan.settings.study)
+        if plan.settings.resume and not exists:
+            raise NoStudyError(f"--resume: storage '{plan.storage_shown}' has no study '{plan.settings.study}'")
+        if exists and plan.own_storage and not plan.settings.resume:
             # a study in this folder without run.json was created by a start that failed: nothing ran in it
-            optuna.delete_study(study_name=plan.study, storage=storage)
+            optuna.delete_study(study_name=plan.settings.study, storage=storage)
             exists = False
-        study = optuna.create_study(study_name=plan.study, storage=storage, directions=list(DIRECTIONS),
+        study = optuna.create_study(study_name=plan.settings.study, storage=storage, directions=list(DIRECTIONS),
                                     load_if_exists=True)
-        shared = _shared_settings(plan, res)
+        shared = _study_settings(plan, res)
         saved = study.user_attrs.get("nas")
         if saved:
-            _check_shared(saved, shared, plan.study)
+            check_shared(saved, shared, plan.settings.study)
         else:
-            study.set_user_attr("nas", {**shared, "seed": plan.seed, "sampler": plan.sampler})
+            study.set_user_attr("nas", {**shared, "seed": plan.settings.seed, "sampler": plan.settings.sampler})
         presets = _price_presets(res)
         if not saved:
             _queue_first(study, plan, res, presets)
@@ -181,18 +174,11 @@ def open_run(plan: SearchPlan, res: Resources) -> OpenRun:
     return OpenRun(study, meta, writer)
 
 
-def _shared_settings(plan: SearchPlan, res: Resources) -> dict[str, Any]:
-    return {"device": plan.device, "budget_ms": plan.budget_ms, "space": plan.space,
-            "resolutions": list(plan.resolutions), "proxy": plan.proxy,
-            "proxy_options": plan.proxy_options, "data": plan.data, "table_hash": res.table.hash,
-            "rungs": list(plan.rungs), "limits": plan.limits.to_dict()}
-
-
-def _check_shared(saved: dict[str, Any], current: dict[str, Any], study: str) -> None:
-    for key in SHARED_SETTINGS:
-        if key in saved and saved[key] != current[key]:
-            raise StudyMismatchError(f"study '{study}' was started with {key}={saved[key]!r}, this run has "
-                                     f"{current[key]!r}; use the same settings to join it, or another --study")
+def _study_settings(plan: SearchPlan, res: Resources) -> dict[str, Any]:
+    """What a joining worker must match: the shared settings, and what they resolved to (the space's name,
+    the table's hash, the rungs)."""
+    return {**shared_settings(plan.settings), "space": plan.space, "table_hash": res.table.hash,
+            "rungs": list(plan.rungs)}
 
 
 def _price_presets(res: Resources) -> list[PresetRow]:
@@ -218,9 +204,9 @@ def _queue_first(study: Any, plan: SearchPlan, res: Resources, presets: list[Pre
     from nas.latency.predict import predict_ms
 
     queued = [("fastest", "", dict(plan.fastest_params))]
-    if plan.enqueue_presets:
+    if plan.settings.enqueue_presets:
         queued += [("preset", p.name, res.space.preset_params(p.name)) for p in presets
-                   if p.latency_ms is not None and p.latency_ms <= plan.budget_ms]
+                   if p.latency_ms is not None and p.latency_ms <= plan.settings.budget_ms]
     seen: dict[str, int] = {}
     for origin, preset, params in queued:
         cfg = res.space.config_from_params(params)
@@ -233,24 +219,23 @@ def _queue_first(study: Any, plan: SearchPlan, res: Resources, presets: list[Pre
 
 
 def _meta(plan: SearchPlan, res: Resources) -> RunMeta:
-    session = {"argv": list(plan.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "worker": worker_id(),
-               "workers": plan.workers}
+    s = plan.settings
+    session = {"argv": list(s.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "worker": worker_id(),
+               "workers": s.workers}
     path = plan.out / RUN_JSON
-    if plan.resume and path.is_file():
-        return replace(read_meta(path), trials=plan.trials, workers=plan.workers, verify=plan.verify,
-                       report=plan.report).with_session(session)
+    if s.resume and path.is_file():
+        return replace(read_meta(path), settings=saved_settings(s), trials=s.trials, workers=s.workers,
+                       verify=s.verify, report=s.report).with_session(session)
     table = res.table
     return RunMeta(
-        study=plan.study, storage=plan.storage_shown, budget_ms=plan.budget_ms,
+        study=s.study, storage=plan.storage_shown, budget_ms=s.budget_ms,
         table=TableRef(device=table.device, runtime=table.runtime, method=table.method, hash=table.hash,
                        path=str(table.path) if table.path else None),
-        space=plan.space, space_path=plan.space_path, resolutions=plan.resolutions, proxy=plan.proxy,
-        metric=res.scorer.metric,
-        proxy_options=plan.proxy_options, rungs=plan.rungs, tables_dir=plan.tables_dir, data=plan.data,
-        sampler=plan.sampler, seed=plan.seed, trials=plan.trials, workers=plan.workers,
-        train_device=plan.train_device, fastest_ms=plan.fastest_ms,
-        argv=plan.argv, versions=_versions(), created=plan.created, limits=plan.limits, verify=plan.verify,
-        report=plan.report)
+        space=plan.space, space_path=plan.space_path, resolutions=s.resolutions, proxy=s.proxy,
+        metric=res.scorer.metric, proxy_options=s.proxy_options, rungs=plan.rungs, tables_dir=s.tables_dir,
+        data=s.data, sampler=s.sampler, seed=s.seed, trials=s.trials, workers=s.workers,
+        train_device=s.train_device, fastest_ms=plan.fastest_ms, argv=s.argv, versions=_versions(),
+        created=plan.created, limits=plan.limits, verify=s.verify, report=s.report, settings=saved_settings(s))
 
 
 def _versions() -> dict[str, str]:
@@ -270,7 +255,7 @@ class Coordinator:
     def __init__(self, plan: SearchPlan, run: OpenRun, on_event: OnEvent, *, trains: bool):
         self.plan, self.run, self.on_event, self.trains = plan, run, on_event, trains
         self.follower = StudyFollower(run.study)
-        self.census = Census(plan.budget_ms)
+        self.census = Census(plan.settings.budget_ms)
         self.started = time.monotonic()
         for frozen in self.follower.poll():
             self.census.update(TrialRecord.from_trial(frozen))
@@ -304,7 +289,7 @@ class Coordinator:
     def status(self) -> SearchStatus:
         counts, tally, front = self.census.counts(), self.tallies(), self.run.writer.front
         best = max(front, key=lambda r: r.score or 0.0, default=None)
-        return SearchStatus(scored=counts.scored, target=self.plan.trials, running=counts.running,
+        return SearchStatus(scored=counts.scored, target=self.plan.settings.trials, running=counts.running,
                             failed=counts.failed, interrupted=counts.interrupted, over_budget=tally.over_budget,
                             duplicates=tally.duplicates, front_size=len(front),
                             best_score=best.score if best else None, best_latency_ms=best.latency_ms if best else None,
@@ -328,14 +313,14 @@ class Coordinator:
 def optimise(plan: SearchPlan, res: Resources, coordinator: Coordinator,
              should_stop: Callable[[], str | None]) -> str | None:
     """Run the plan's workers until the stop policy ends them; returns why they stopped (None: target)."""
-    deadline = None if plan.timeout_s is None else time.time() + plan.timeout_s
+    deadline = None if plan.settings.timeout_s is None else time.time() + plan.settings.timeout_s
 
     def stop_reason() -> str | None:
         if deadline is not None and time.time() >= deadline:
-            return f"timeout {plan.timeout_s:g}s"
+            return f"timeout {plan.settings.timeout_s:g}s"
         return should_stop()
 
-    if plan.workers == 1:
+    if plan.settings.workers == 1:
         import torch
 
         threads = torch.get_num_threads()
@@ -352,9 +337,9 @@ def _optimise_in_processes(plan: SearchPlan, coordinator: Coordinator,
                            stop_reason: Callable[[], str | None]) -> str | None:
     ctx = multiprocessing.get_context("spawn")
     stop, results = ctx.Event(), ctx.Queue()
-    deadline = None if plan.timeout_s is None else time.time() + plan.timeout_s
+    deadline = None if plan.settings.timeout_s is None else time.time() + plan.settings.timeout_s
     procs = [ctx.Process(target=_worker_process, args=(plan, i, stop, deadline, results, os.getpid()),
-                         name=f"nas-worker-{i}") for i in range(plan.workers)]
+                         name=f"nas-worker-{i}") for i in range(plan.settings.workers)]
     for p in procs:
         p.start()
     reason = None
@@ -412,7 +397,7 @@ def _worker_process(plan: SearchPlan, index: int, stop: Any, deadline: float | N
         if stop.is_set():
             return "stop requested"
         if deadline is not None and time.time() >= deadline:
-            return f"timeout {plan.timeout_s:g}s"
+            return f"timeout {plan.settings.timeout_s:g}s"
         return None
 
     try:
@@ -448,19 +433,19 @@ def finish(plan: SearchPlan, coordinator: Coordinator, stopped_by: str | None) -
     states = plan.out / STATES
     if states.is_dir() and not any(states.iterdir()):
         states.rmdir()
-    if plan.verify and coordinator.run.writer.front:
+    if plan.settings.verify and coordinator.run.writer.front:
         _verify(plan, coordinator)
-    report = _write_report(plan.out, coordinator.on_event) if plan.report else None
+    report = _write_report(plan.out, coordinator.on_event) if plan.settings.report else None
     counts, tally = coordinator.census.counts(), coordinator.tallies()
     result = SearchResult(
-        out=plan.out, study=plan.study, storage=plan.storage_shown, metric=coordinator.run.meta.metric,
-        trains=coordinator.trains, rungs=coordinator.run.meta.rungs, target=plan.trials, scored=counts.scored,
+        out=plan.out, study=plan.settings.study, storage=plan.storage_shown, metric=coordinator.run.meta.metric,
+        trains=coordinator.trains, rungs=coordinator.run.meta.rungs, target=plan.settings.trials, scored=counts.scored,
         failed=counts.failed, interrupted=counts.interrupted, over_budget=tally.over_budget,
         duplicates=tally.duplicates,
         front=[with_measured(r, coordinator.run.writer.measured) for r in coordinator.run.writer.front],
         over_limits=tally.over_limits,
         limits=plan.limits.describe(), stopped_by=stopped_by,
-        seconds=time.monotonic() - coordinator.started, cpu_s=tally.cpu_s, workers=plan.workers, report=report)
+        seconds=time.monotonic() - coordinator.started, cpu_s=tally.cpu_s, workers=plan.settings.workers, report=report)
     if counts.scored == 0 and not (stopped_by or "").startswith(("SIG", "stop")):
         why = stopped_by or f"{counts.failed} candidate(s) failed"
         raise NothingScoredError(f"nothing was scored ({why}); the run folder {plan.out} has every trial's reason")
@@ -478,10 +463,10 @@ def _verify(plan: SearchPlan, coordinator: Coordinator) -> None:
     def log(line: str) -> None:
         coordinator.on_event(SearchEvent(line))
 
-    log(f"verifying {min(plan.verify, len(writer.front))} front point(s) nearest the budget end to end on this "
-        "machine")
-    measurements = verify_front(writer.front, budget_ms=plan.budget_ms, k=plan.verify,
-                                table=load_table(plan.device, plan.tables_dir), config_of=writer.config_of, log=log)
+    s = plan.settings
+    log(f"verifying {min(s.verify, len(writer.front))} front point(s) nearest the budget end to end on this machine")
+    measurements = verify_front(writer.front, budget_ms=s.budget_ms, k=s.verify,
+                                table=load_table(s.device, s.tables_dir), config_of=writer.config_of, log=log)
     writer.measure(write_measured(plan.out, measurements))
     coordinator.finish()
 

@@ -90,14 +90,14 @@ class Worker:
         self.should_stop, self.after_job = should_stop, after_job
         self.me = worker_id()
         # the shared study's own sampler only fills the genes a queued trial does not fix
-        self.study = optuna.load_study(study_name=plan.study, storage=open_storage(plan.storage_url),
+        self.study = optuna.load_study(study_name=plan.settings.study, storage=open_storage(plan.storage_url),
                                        sampler=optuna.samplers.RandomSampler(seed=plan.sampler_seed(index)))
         self.storage, self.study_id = storage_of(self.study)
         self.follower = StudyFollower(self.study)
-        self.mirror = Mirror(make_sampler(plan.sampler, seed=plan.sampler_seed(index)))
-        self.static_genome = plan.sampler in STATIC_GENOME
-        self.census = Census(plan.budget_ms)
-        self.rungs = RungIndex(Bands(plan.fastest_ms, plan.budget_ms))
+        self.mirror = Mirror(make_sampler(plan.settings.sampler, seed=plan.sampler_seed(index)))
+        self.static_genome = plan.settings.sampler in STATIC_GENOME
+        self.census = Census(plan.settings.budget_ms)
+        self.rungs = RungIndex(Bands(plan.fastest_ms, plan.settings.budget_ms))
         self.known: dict[str, int] = {}  # network -> the trial that holds it
         self.refused: dict[str, dict[str, float]] = {}  # network over a limit -> its constraint values
         self.scorer = res.scorer
@@ -173,27 +173,27 @@ class Worker:
     def _stop_reason(self) -> str | None:
         """Why to stop now: the caller's reason (a signal, the timeout), or this worker's share of the
         plan's CPU budget spent."""
-        budget = self.plan.max_cpu_s
-        if budget is not None and self.tally.cpu_s >= budget / self.plan.workers:
+        budget = self.plan.settings.max_cpu_s
+        if budget is not None and self.tally.cpu_s >= budget / self.plan.settings.workers:
             return f"compute budget {budget:g} CPU-s spent"
         return self.should_stop()
 
     def _target_reached(self) -> bool:
         counts = self.census.counts()
-        return counts.scored + counts.running >= self.plan.trials
+        return counts.scored + counts.running >= self.plan.settings.trials
 
     def _exhausted(self) -> str | None:
         counts, t = self.census.counts(), self.tally
-        if t.over_budget + t.over_limits + t.duplicates >= MAX_REJECTIONS_PER_TRIAL * self.plan.trials + 100:
+        if t.over_budget + t.over_limits + t.duplicates >= MAX_REJECTIONS_PER_TRIAL * self.plan.settings.trials + 100:
             if t.over_limits:
                 return (f"{t.over_budget} proposals over budget, {t.over_limits} over the other limits and "
                         f"{t.duplicates} already scored: the budget and limits are very tight or the networks "
                         "within them are used up")
             return (f"{t.over_budget} proposals over budget and {t.duplicates} already scored: the budget is very "
                     "tight or the networks within it are used up")
-        if t.unpriced >= max(10, self.plan.trials) and counts.scored == 0:
+        if t.unpriced >= max(10, self.plan.settings.trials) and counts.scored == 0:
             return f"{t.unpriced} proposals could not be built or priced; last: {t.last_error}"
-        if counts.failed >= max(10, self.plan.trials) and counts.scored == 0:
+        if counts.failed >= max(10, self.plan.settings.trials) and counts.scored == 0:
             last = max((r for r in self.census.records.values() if r.failed), key=lambda r: r.trial)
             return f"{counts.failed} failed candidates and none scored; last: {last.reason}"
         return None
@@ -264,8 +264,8 @@ class Worker:
             self.tally.unpriced += 1
             self.tally.last_error = _one_line(f"{type(exc).__name__}: {exc}")
             return None
-        if latency_ms > self.plan.budget_ms:
-            proposal.set_constraint(CONSTRAINT, latency_ms - self.plan.budget_ms)
+        if latency_ms > self.plan.settings.budget_ms:
+            proposal.set_constraint(CONSTRAINT, latency_ms - self.plan.settings.budget_ms)
             self.mirror.tell(proposal, (0.0, latency_ms))
             self.tally.over_budget += 1
             return None
@@ -423,7 +423,7 @@ class Worker:
         except Exception:  # noqa: BLE001 - the interval is informative; the score and its point latency stand
             return facts
         return {**facts, "latency_low_ms": round(est.low_ms, 6), "latency_high_ms": round(est.high_ms, 6),
-                "latency_level": level, "budget_chance": round(est.chance_within(self.plan.budget_ms), 4),
+                "latency_level": level, "budget_chance": round(est.chance_within(self.plan.settings.budget_ms), 4),
                 "latency_outside": est.outside}
 
     def _finish_duplicate(self, job: Job, holder: int | None) -> None:
@@ -484,9 +484,9 @@ class Worker:
 def limit_check(cfg: Any, latency_ms: float, plan: SearchPlan, res: Resources) -> tuple[dict[str, float], list[str]]:
     """The constraint values of a network whose first-device prediction is ``latency_ms`` (the budget, and the
     run's Limits: further devices, sizes, the confidence) and why it does not fit (empty: it does)."""
-    limits = plan.limits
+    limits, budget_ms = plan.limits, plan.settings.budget_ms
     if not limits.active:
-        return {CONSTRAINT: latency_ms - plan.budget_ms}, []
+        return {CONSTRAINT: latency_ms - budget_ms}, []
     from nas.latency.interval import estimate_latency
     from nas.latency.predict import predict_ms
     from nas.models.stats import planned_stats
@@ -501,10 +501,10 @@ def limit_check(cfg: Any, latency_ms: float, plan: SearchPlan, res: Resources) -
 
     first = latency(res.table, latency_ms)
     latencies = {d.device: latency(res.tables[d.device]) for d in limits.devices}
-    constraints = {CONSTRAINT: first - plan.budget_ms, **limits.excess(params=params, macs=macs, latencies=latencies)}
+    constraints = {CONSTRAINT: first - budget_ms, **limits.excess(params=params, macs=macs, latencies=latencies)}
     reasons = limits.reasons(params=params, macs=macs, latencies=latencies)
-    if first > plan.budget_ms:
-        reasons.insert(0, f"upper end {first:.3g} ms of its {limits.confidence:.0%} interval > {plan.budget_ms:g} ms")
+    if first > budget_ms:
+        reasons.insert(0, f"upper end {first:.3g} ms of its {limits.confidence:.0%} interval > {budget_ms:g} ms")
     return constraints, reasons
 
 
