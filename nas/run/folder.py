@@ -1,4 +1,6 @@
-"""Write a run folder as its trials finish: run.json, trials.csv, pareto.json, presets.json, configs/.
+"""A run folder's life: created (and removed again if its start fails), kept current as trials finish (run.json,
+trials.csv, pareto.json, presets.json, configs/, the space's copy, states/ of candidates in flight), tidied at
+the end.
 
 Work per finished trial does not grow with the run: its trials.csv row is appended, its config written
 once, and pareto.json / presets.json are rewritten only when the front or a preset changes (both stay
@@ -11,10 +13,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nas.errors import UsageError
 from nas.files import write_atomic, write_json
 from nas.run.front import front_of
 from nas.run.measured import Measurement, read_measured, with_measured
@@ -23,6 +28,47 @@ from nas.run.record import TRIAL_COLUMNS, PresetRow, TrialRecord
 
 RUN_JSON, STUDY_DB, TRIALS_CSV = "run.json", "study.db", "trials.csv"
 PARETO_JSON, PRESETS_JSON, CONFIGS, SPACE_COPY = "pareto.json", "presets.json", "configs", "space.yaml"
+STATES = "states"  # saved training states, one per candidate in flight
+
+
+@contextmanager
+def opening(folder: Path) -> Iterator[None]:
+    """Create run folder ``folder`` (and its parents) for the block; if the block fails, remove it again when
+    it did not exist before (a failed start leaves nothing behind).
+
+    Raises:
+        UsageError: the folder cannot be created.
+    """
+    created = not folder.exists()
+    try:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out '{folder}': cannot create the folder ({exc.strerror or exc})") from None
+        yield
+    except BaseException:
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def keep_space(folder: Path, space_file: Path | None) -> None:
+    """Copy the run's space file into the folder once: the run replays its trials' params with this exact
+    space, even if the original file changes or moves (``--resume`` and the reader use the copy)."""
+    if space_file is not None and not (folder / SPACE_COPY).exists():
+        shutil.copyfile(space_file, folder / SPACE_COPY)
+
+
+def states_dir(folder: Path) -> Path:
+    """Where the run's candidates in flight keep their training states (created when one is saved)."""
+    return Path(folder) / STATES
+
+
+def tidy(folder: Path) -> None:
+    """The end of a session: an empty states/ folder (no candidate left in flight) is removed."""
+    states = states_dir(folder)
+    if states.is_dir() and not any(states.iterdir()):
+        states.rmdir()
 
 
 def write_meta(folder: Path, meta: RunMeta) -> None:

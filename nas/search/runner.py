@@ -17,7 +17,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import platform
-import shutil
 import signal
 import sys
 import time
@@ -27,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from nas.config import arch_id, summarize
-from nas.errors import NasError, UsageError
+from nas.errors import NasError
 from nas.run.census import Census
-from nas.run.folder import RUN_JSON, SPACE_COPY, RunWriter, write_meta
+from nas.run.folder import RUN_JSON, RunWriter, keep_space, opening, tidy, write_meta
 from nas.run.measured import with_measured
 from nas.run.meta import Metric, RunMeta, TableRef, read_meta
 from nas.run.record import RECORD_ATTR, PresetRow, TrialRecord
@@ -39,7 +38,7 @@ from nas.search.mirror import DIRECTIONS
 from nas.search.plan import Resources, SearchPlan, load_resources, resolve_plan
 from nas.search.settings import SearchSettings, check_shared, saved_settings, shared_settings
 from nas.search.storage import NoStudyError, open_storage, study_exists, worker_id
-from nas.search.worker import STATES, TALLY_ATTR, Tally, Worker, limit_check
+from nas.search.worker import TALLY_ATTR, Tally, Worker, limit_check
 
 POLL_S = 1.0  # how often the coordinator of worker processes reads the study
 
@@ -135,12 +134,7 @@ def open_run(plan: SearchPlan, res: Resources) -> OpenRun:
     """Create (or reopen, on --resume) the run folder and the study; removes what it created on failure."""
     import optuna
 
-    created = not plan.out.exists()
-    try:
-        try:
-            plan.out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--out '{plan.out}': cannot create the folder ({exc.strerror or exc})") from None
+    with opening(plan.out):
         storage = open_storage(plan.storage_url)
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         exists = study_exists(storage, plan.settings.study)
@@ -163,13 +157,7 @@ def open_run(plan: SearchPlan, res: Resources) -> OpenRun:
             _queue_first(study, plan, res, presets)
         meta = _meta(plan, res)
         write_meta(plan.out, meta)
-        if res.space.path is not None and not (plan.out / SPACE_COPY).exists():
-            # the run replays its trials' params with this exact space, even if the original file changes
-            shutil.copyfile(res.space.path, plan.out / SPACE_COPY)
-    except BaseException:
-        if created:
-            shutil.rmtree(plan.out, ignore_errors=True)
-        raise
+        keep_space(plan.out, res.space.path)
     writer = RunWriter(plan.out, meta, presets=presets, config_of=res.space.config_from_params, summary_of=summarize)
     return OpenRun(study, meta, writer)
 
@@ -430,9 +418,7 @@ def _die_with(parent: int) -> None:
 def finish(plan: SearchPlan, coordinator: Coordinator, stopped_by: str | None) -> SearchResult:
     """Final writes, the report, the result; raises NothingScoredError when nothing was scored."""
     coordinator.finish()
-    states = plan.out / STATES
-    if states.is_dir() and not any(states.iterdir()):
-        states.rmdir()
+    tidy(plan.out)
     if plan.settings.verify and coordinator.run.writer.front:
         _verify(plan, coordinator)
     report = _write_report(plan.out, coordinator.on_event) if plan.settings.report else None

@@ -25,6 +25,7 @@ from typing import Any
 
 from nas.config import arch_id
 from nas.run.census import Census
+from nas.run.folder import states_dir
 from nas.run.record import RECORD_ATTR, Rung, TrialRecord
 from nas.search.follow import StudyFollower
 from nas.search.mirror import CONSTRAINT, Mirror
@@ -38,7 +39,6 @@ ALIVE_EVERY_S = 20.0
 STALE_AFTER_S = 120.0  # a running trial of another host silent this long is taken as interrupted
 MAX_REJECTIONS_PER_TRIAL = 50  # proposals over budget or already scored, per trial to score
 SYNC_EVERY_S = 1.0  # how often a streak of rejected proposals re-reads the shared study
-STATES = "states"  # run-folder subfolder of saved training states (one per candidate in flight)
 TALLY_ATTR = "nas_worker:"  # study user attribute prefix: one tally per worker process
 
 
@@ -101,7 +101,7 @@ class Worker:
         self.known: dict[str, int] = {}  # network -> the trial that holds it
         self.refused: dict[str, dict[str, float]] = {}  # network over a limit -> its constraint values
         self.scorer = res.scorer
-        self.states = Path(plan.out) / STATES
+        self.states = states_dir(plan.out)
         self.tally = Tally()
         self._alive: dict[int, float] = {}  # running trial -> its last sign of life
         self._synced = 0.0
