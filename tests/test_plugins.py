@@ -80,6 +80,7 @@ def _help_line(help_text: str, option: str) -> str:
     return text.split(f"{option} TEXT ", 1)[1].split(" --", 1)[0]
 
 
+@pytest.mark.slow  # a fresh interpreter (torch) and a two-trial search
 def test_a_new_proxy_and_sampler_module_need_no_other_edit(tmp_path: Path) -> None:
     proxies, samplers = tmp_path / "proxies", tmp_path / "samplers"
     for folder, name, source in ((proxies, "depth.py", PROXY_MODULE), (samplers, "plain.py", SAMPLER_MODULE)):
