@@ -4,7 +4,8 @@ Presets, families, token mixers, latency backends, proxies, samplers, exporters 
 all looked up by name from the command line, the YAML spaces and the run folders. A :class:`Registry`
 gives them the same behaviour:
 
-- ``@REG.register("name")`` on a function or class, or ``REG.register("name", obj)``;
+- ``@REG.register("name")`` on a function or class, or ``REG.register("name", obj)``; a bare
+  ``@REG.register()`` registers a class under its own ``name`` attribute (backends, proxies);
 - ``REG.register("name", "package.module:attr")`` registers a *lazy* entry: listing names (``list(REG)``,
   the CLI's choices and help) imports nothing, the module is imported on the first lookup of that name;
 - a duplicate name is refused (:class:`DuplicateNameError`), so two plug-ins cannot silently shadow
@@ -70,13 +71,14 @@ class Registry(Mapping[str, T], Generic[T]):
         self._plugins_loaded = plugins is None
 
     @overload
-    def register(self, name: str) -> Callable[[T], T]: ...
+    def register(self, name: str | None = None) -> Callable[[T], T]: ...
 
     @overload
     def register(self, name: str, obj: T | str) -> T | str: ...
 
-    def register(self, name: str, obj: Any = None) -> Any:
-        """Register ``obj`` under ``name``; without ``obj``, a decorator that registers what it decorates.
+    def register(self, name: str | None = None, obj: Any = None) -> Any:
+        """Register ``obj`` under ``name``; without ``obj``, a decorator that registers what it decorates
+        (under its ``name`` attribute when ``name`` is not given).
 
         A string ``obj`` of the form ``"package.module:attr"`` is a lazy entry (imported on first lookup).
 
@@ -85,10 +87,12 @@ class Registry(Mapping[str, T], Generic[T]):
         """
         if obj is None:
             def deco(target: T) -> T:
-                self._add(name, target)
+                self._add(getattr(target, "name", None) if name is None else name, target)
                 return target
 
             return deco
+        if name is None:
+            raise ValueError(f"registering an object in the {self.what} registry needs its name")
         self._add(name, _Lazy(obj) if isinstance(obj, str) else obj)
         return obj
 

@@ -26,5 +26,4 @@ def register_proxy(cls: P) -> P:
     Raises:
         DuplicateNameError: another proxy has that name.
     """
-    PROXIES.register(cls.name, cls)
-    return cls
+    return PROXIES.register()(cls)
