@@ -5,9 +5,9 @@ Public API (used by ``nas search`` and ``nas proxy``):
 - ``PROXIES``: registry name -> proxy class, filled by the ``@register_proxy`` classes of every module of
   this package (:mod:`nas.proxy.registry`: a new proxy is one new module). ``get_proxy(name, **options)``
   makes one, refusing unknown names and options, wrong types and out-of-range values (one-line
-  UsageErrors). Every proxy has ``.name``,
-  ``.metric`` and ``.kind`` (what its score is), ``.options`` (every option, defaults included) and
-  ``.evaluate(cfg, data, *, seed, device=None) -> ProxyResult``; higher score = better.
+  UsageErrors). Every proxy has ``.name``, ``.metric`` and ``.kind`` (what its score is), ``.options``
+  (every option, defaults included) and ``.evaluate(cfg, data, *, seed, device=None) -> ProxyResult``;
+  higher score = better.
 - Training proxies (``.trains``) also have ``.rungs`` (ascending step counts, the last the full budget) and
   ``.open(cfg, data, *, seed, device=None, state=None) -> TrainSession`` (``advance(steps)``, ``save(path)``)
   for multi-fidelity search.
