@@ -6,7 +6,7 @@ import onnx
 import torch
 
 from nas.convert import INPUT_NAME, ONNX_OPSET, OUTPUT_NAME, onnx_bytes
-from nas.export.formats import EXPORTERS, TOLERANCES, ExportContext, ExportResult, export_model
+from nas.export.formats import EXPORTERS, ExportContext, ExportResult, export_model
 from nas.latency.profile import export_blocks
 from nas.models.builder import build_block, build_model, example_input
 from nas.models.presets import get_preset
@@ -42,7 +42,7 @@ def test_exported_onnx_equals_the_profiled_graph_for_a_block(tmp_path):
     with torch.no_grad():
         reference = block(x).numpy()
     out = tmp_path / "block.onnx"
-    result = ExportResult(path=out, format="onnx", tolerance=TOLERANCES["onnx"])
+    result = ExportResult(path=out, format="onnx", tolerance=EXPORTERS["onnx"].tolerance)
     EXPORTERS["onnx"](ExportContext(cfg=None, model=block, example=x, reference=reference, info={},
                                     result=result), out)
     exported = onnx.load(str(out))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from nas.config import ArchConfig
-from nas.export import TOLERANCES, CoremlMissingError, OutputPathError, export_model
+from nas.export import CoremlMissingError, OutputPathError, export_model
 from nas.export.formats import EXPORTERS, INPUT_SEED, WEIGHT_SEED, register_exporter
 from nas.models.builder import build_model
 from nas.models.presets import get_preset
@@ -54,7 +54,7 @@ def test_onnx_matches_torch(cfg, tmp_path):
     x, ref = _torch_reference(cfg)
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
-    tol = TOLERANCES["onnx"]
+    tol = EXPORTERS["onnx"].tolerance
     np.testing.assert_allclose(got, ref, atol=tol.atol, rtol=tol.rtol)
     assert res.max_abs_diff == pytest.approx(float(np.abs(got - ref).max()), abs=1e-6)
     assert res.max_abs_diff <= tol.atol + tol.rtol * float(np.abs(ref).max())
@@ -67,7 +67,7 @@ def test_torchscript_matches_torch(cfg, tmp_path):
     x, ref = _torch_reference(cfg)
     with torch.no_grad():
         got = torch.jit.load(str(out))(x).numpy()
-    tol = TOLERANCES["torchscript"]
+    tol = EXPORTERS["torchscript"].tolerance
     np.testing.assert_allclose(got, ref, atol=tol.atol, rtol=tol.rtol)
     assert res.max_abs_diff is not None and res.max_abs_diff <= tol.atol
 
@@ -93,20 +93,16 @@ def test_failed_export_keeps_old_file_and_leaves_no_temp(tmp_path):
     out = tmp_path / "model.bin"
     out.write_text("previous export")
 
-    @register_exporter("half-written")
+    @register_exporter("half-written", suffix=".bin")
     def _fail(ctx, tmp):
         tmp.write_text("partial")
         raise RuntimeError("conversion crashed")
 
     try:
-        from nas.export.formats import SUFFIXES
-
-        SUFFIXES["half-written"] = ".bin"
         with pytest.raises(RuntimeError, match="crashed"):
             export_model(get_preset("deit-tiny").replace(resolution=32), "half-written", out)
     finally:
         EXPORTERS.unregister("half-written")
-        SUFFIXES.pop("half-written")
     assert out.read_text() == "previous export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin"]
 
@@ -128,3 +124,10 @@ def test_coremltools_missing_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(CoremlMissingError, match="pip install"):
         export_model(get_preset("deit-tiny"), "coreml", tmp_path / "m.mlpackage")
     assert not (tmp_path / "m.mlpackage").exists()
+
+
+def test_every_format_carries_its_suffix_and_tolerance():
+    assert EXPORTERS.names() == ["json", "onnx", "torchscript", "coreml"]
+    for name, entry in EXPORTERS.items():
+        assert entry.name == name and entry.suffix.startswith(".")
+        assert (entry.tolerance is None) == (name == "json")  # the config JSON has no output to compare

@@ -23,6 +23,20 @@ def test_decorator_and_call_register_in_order():
     assert dict(reg) == {"b": b, "a": len} and len(reg) == 2
 
 
+def test_bare_decorator_registers_a_class_under_its_name():
+    reg: Registry = Registry("widget")
+
+    @reg.register()
+    class Gear:
+        name = "gear"
+
+    assert reg["gear"] is Gear
+    with pytest.raises(ValueError, match="widget name must be a non-empty string"):
+        reg.register()(len)  # no ``name`` attribute
+    with pytest.raises(ValueError, match="needs its name"):
+        reg.register(None, 1)
+
+
 def test_duplicate_name_is_refused():
     reg: Registry = Registry("widget")
     reg.register("a", 1)
@@ -73,3 +87,47 @@ def test_shipped_registries_answer_unknown_names_alike():
     for reg, what in ((PRESETS, "preset"), (FAMILIES, "family"), (BACKENDS, "runtime")):
         with pytest.raises(UnknownNameError, match=f"unknown {what} 'nope'; known: "):
             reg["nope"]
+
+
+def _plugin_package(root, name: str, modules: dict[str, str]) -> None:
+    pkg = root / name
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from nas.registry import Registry\nREG = Registry('widget', plugins=__name__)\n")
+    for module, source in modules.items():
+        path = pkg / f"{module.replace('.', '/')}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+
+
+def test_plugin_package_is_imported_on_first_use(tmp_path, monkeypatch):
+    register = "from {pkg} import REG\nREG.register('{name}', 1)\n"
+    _plugin_package(tmp_path, "widgets_pkg", {
+        "b_one": register.format(pkg="widgets_pkg", name="one"),
+        "sub/__init__": "",
+        "sub/two": register.format(pkg="widgets_pkg", name="two"),
+        "__main__": "raise SystemExit('a script, never imported')\n",
+    })
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import widgets_pkg
+
+    try:
+        assert "widgets_pkg.b_one" not in sys.modules  # importing the package loads no plug-in
+        assert widgets_pkg.REG.names() == ["one", "two"]  # subpackages too, in file order
+        assert "widgets_pkg.__main__" not in sys.modules
+    finally:
+        for module in [m for m in sys.modules if m.startswith("widgets_pkg")]:
+            sys.modules.pop(module)
+
+
+def test_a_broken_plugin_fails_every_use_alike(tmp_path, monkeypatch):
+    _plugin_package(tmp_path, "broken_pkg", {"bad": "raise ImportError('needs a missing package')\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import broken_pkg
+
+    try:
+        for _ in range(2):  # not silently empty the second time
+            with pytest.raises(ImportError, match="missing package"):
+                "x" in broken_pkg.REG  # noqa: B015
+    finally:
+        for module in [m for m in sys.modules if m.startswith("broken_pkg")]:
+            sys.modules.pop(module)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nas.cli.choices import ProxyOption
 from nas.cli.common import emit_json, stderr, stdout
 
 
@@ -11,9 +12,8 @@ from nas.cli.common import emit_json, stderr, stdout
 @click.argument("arch")
 @click.option("--data", "data_spec", default=None,
               help="Dataset: digits (embedded demo), cifar10:DIR or folder:DIR  [default: digits]")
-@click.option("--proxy", "proxy_name", default=None,
-              help="Proxy: naswot+params, top1, train, sotl, zico, naswot, synflow, params  "
-                   "[default: naswot+params, the search's default]")
+@click.option("--proxy", "proxy_name", cls=ProxyOption, default=None,
+              help="Proxy: {names}  [default: {default}, the search's default]")
 @click.option("--proxy-opt", "proxy_opt", multiple=True, metavar="KEY=VALUE",
               help="Proxy option, repeatable (e.g. steps=60, batch_size=32); as `nas search --proxy-opt`.")
 @click.option("--steps", type=int, default=None, help="Training budget in steps (training proxies).")

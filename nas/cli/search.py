@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from nas.cli.choices import ProxyOption, SamplerOption
 from nas.cli.common import emit_json, stdout
 
 
@@ -66,16 +67,16 @@ class _Signals:
               help="Candidates to score within the budget (proposals over budget or already scored cost a lookup "
                    "and are not counted)  [default: 40 with a training proxy, 300 with a training-free one]")
 @click.option("--timeout", default=None, help="Stop after this long: 600, 600s, 10m, 1.5h.")
-@click.option("--proxy", default=None, help="Accuracy proxy: naswot+params, top1, train, sotl, zico, naswot, synflow, "
-                                            "params  [default: naswot+params, the best ranking in the proxy "
-                                            "benchmark; multi-fidelity rungs apply to train and sotl]")
+@click.option("--proxy", cls=ProxyOption, default=None,
+              help="Accuracy proxy: {names}  [default: {default}, the best ranking in the proxy benchmark; "
+                   "multi-fidelity rungs apply to {training}]")
 @click.option("--proxy-opt", "proxy_opt", multiple=True, metavar="KEY=VALUE",
               help="Proxy option, repeatable (e.g. steps=30, resolution=32); `nas proxy --help` lists them.")
 @click.option("--train-device", default=None,
               help="Where training proxies train: auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps; workers "
                    "share it  [default: auto]")
 @click.option("--data", default=None, help="Proxy data: digits, cifar10:DIR, folder:DIR  [default: digits]")
-@click.option("--sampler", default=None, help="nsga2, tpe or random  [default: nsga2]")
+@click.option("--sampler", cls=SamplerOption, default=None, help="Sampler: {names}  [default: {default}]")
 @click.option("--seed", type=int, default=None, help="Seed of the sampler, data split and proxy  [default: 0]")
 @click.option("--workers", type=int, default=None,
               help="Worker processes on this machine, one training thread each  [default: the cores this process "

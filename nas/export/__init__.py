@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from nas.export.errors import CoremlMissingError, ExportError, OutputPathError
-from nas.export.formats import EXPORTERS, SUFFIXES, TOLERANCES, ExportResult, Tolerance, check_output, export_model
+from nas.export.formats import (
+    EXPORTERS,
+    ExportFormat,
+    ExportResult,
+    Tolerance,
+    check_output,
+    export_model,
+    register_exporter,
+)
 from nas.export.source import PICKS, Selection, select_arch
 
 __all__ = [
-    "EXPORTERS", "PICKS", "SUFFIXES", "TOLERANCES", "CoremlMissingError", "ExportError", "ExportResult",
-    "OutputPathError", "Selection", "Tolerance", "check_output", "export_model", "select_arch",
+    "EXPORTERS", "PICKS", "CoremlMissingError", "ExportError", "ExportFormat", "ExportResult", "OutputPathError",
+    "Selection", "Tolerance", "check_output", "export_model", "register_exporter", "select_arch",
 ]

@@ -50,13 +50,6 @@ class Tolerance:
         return f"atol {self.atol:g}, rtol {self.rtol:g}"
 
 
-# fp32 runtimes reorder sums (ONNX Runtime fuses ops); Core ML mlprogram computes in fp16 by default.
-TOLERANCES: dict[str, Tolerance] = {
-    "onnx": Tolerance(atol=1e-4, rtol=1e-3),
-    "torchscript": Tolerance(atol=1e-5, rtol=1e-4),
-    "coreml": Tolerance(atol=5e-2, rtol=5e-2),
-}
-SUFFIXES: dict[str, str] = {"json": ".json", "onnx": ".onnx", "coreml": ".mlpackage", "torchscript": ".pt"}
 
 
 @dataclass
@@ -91,9 +84,46 @@ class ExportContext:
     result: ExportResult
 
 
-Exporter = Callable[[ExportContext, Path], None]
-EXPORTERS: Registry[Exporter] = Registry("export format")
-register_exporter = EXPORTERS.register  # @register_exporter("fmt"): writes fmt to a (temporary) path and checks it
+Exporter = Callable[[ExportContext, Path], None]  # writes the format to a (temporary) path and checks it
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """A registered export format: its exporter and the facts about what it writes.
+
+    Attributes:
+        name: the ``--format`` name.
+        exporter: writes the artifact to a temporary path and checks it (see :func:`export_model`).
+        suffix: the suffix of what it writes (a folder's for a Core ML ``.mlpackage``).
+        tolerance: how close the reloaded artifact's output must be to torch's; None for a format
+            without an output to compare (the config JSON).
+    """
+
+    name: str
+    exporter: Exporter
+    suffix: str
+    tolerance: Tolerance | None = None
+
+    def __call__(self, ctx: ExportContext, tmp: Path) -> None:
+        """Write and check the artifact at ``tmp``."""
+        self.exporter(ctx, tmp)
+
+
+EXPORTERS: Registry[ExportFormat] = Registry("export format")
+
+
+def register_exporter(name: str, *, suffix: str,
+                      tolerance: Tolerance | None = None) -> Callable[[Exporter], Exporter]:
+    """Decorator: register the exporter it decorates as the format ``name`` (see :class:`ExportFormat`).
+
+    Raises:
+        DuplicateNameError: another format has that name.
+    """
+    def deco(exporter: Exporter) -> Exporter:
+        EXPORTERS.register(name, ExportFormat(name, exporter, suffix, tolerance))
+        return exporter
+
+    return deco
 
 
 def export_model(
@@ -121,7 +151,7 @@ def export_model(
 
     from nas.models.builder import build_model
 
-    exporter = EXPORTERS[fmt]  # UnknownNameError lists the formats
+    entry = EXPORTERS[fmt]  # UnknownNameError lists the formats
     out = Path(out_path)
     check_output(out, fmt)
     if fmt == "coreml":
@@ -134,11 +164,11 @@ def export_model(
     example = torch.randn(1, cfg.in_chans, cfg.resolution, cfg.resolution, generator=gen)
     with torch.no_grad():
         reference = model(example).numpy()
-    result = ExportResult(path=out, format=fmt, tolerance=TOLERANCES.get(fmt))
+    result = ExportResult(path=out, format=fmt, tolerance=entry.tolerance)
     ctx = ExportContext(cfg=cfg, model=model, example=example, reference=reference, info=dict(info or {}),
                         result=result)
     with _staged(out) as tmp:
-        exporter(ctx, tmp)
+        entry(ctx, tmp)
     if fmt != "json":
         result.checks.append(f"weights are freshly initialised (seed {WEIGHT_SEED}): the architecture, to train")
     result.checks.append(f"wrote {out}")
@@ -148,7 +178,7 @@ def export_model(
 # ----------------------------------------------------------------------------- output path
 def check_output(out: Path, fmt: str) -> None:
     """Fail early (before any conversion) if ``out`` cannot receive format ``fmt``; creates its folder."""
-    suffix = SUFFIXES[fmt]
+    suffix = EXPORTERS[fmt].suffix
     if fmt == "coreml" and out.suffix != suffix:
         raise OutputPathError(f"a Core ML mlprogram is a '{suffix}' package; got '{out}'")
     if out.suffix.lower() != suffix:
@@ -214,7 +244,7 @@ def _compare(ctx: ExportContext, out: Any, runtime: str) -> None:
 
 
 # ----------------------------------------------------------------------------- formats
-@register_exporter("json")
+@register_exporter("json", suffix=".json")
 def _export_json(ctx: ExportContext, tmp: Path) -> None:
     from nas.models.builder import build_model
     from nas.models.stats import count_macs, count_params
@@ -253,7 +283,8 @@ def timm_command(config: Path | str, num_classes: int, data: str = "DATA") -> st
             f"--num-classes {num_classes}")
 
 
-@register_exporter("onnx")
+# fp32 runtimes reorder sums: ONNX Runtime fuses ops
+@register_exporter("onnx", suffix=".onnx", tolerance=Tolerance(atol=1e-4, rtol=1e-3))
 def _export_onnx(ctx: ExportContext, tmp: Path) -> None:
     import onnx
     import onnxruntime as ort
@@ -276,7 +307,7 @@ def _export_onnx(ctx: ExportContext, tmp: Path) -> None:
     _compare(ctx, out, "onnxruntime")
 
 
-@register_exporter("torchscript")
+@register_exporter("torchscript", suffix=".pt", tolerance=Tolerance(atol=1e-5, rtol=1e-4))
 def _export_torchscript(ctx: ExportContext, tmp: Path) -> None:
     import torch
 
@@ -295,7 +326,8 @@ def _shape(feature: Any) -> list[int]:
     return [int(d) for d in feature.type.multiArrayType.shape]
 
 
-@register_exporter("coreml")
+# a Core ML mlprogram computes in fp16 by default
+@register_exporter("coreml", suffix=".mlpackage", tolerance=Tolerance(atol=5e-2, rtol=5e-2))
 def _export_coreml(ctx: ExportContext, tmp: Path) -> None:
     from nas.convert import to_coreml
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nas.export.errors import OutputPathError
-from nas.export.formats import SUFFIXES, ExportResult, export_model
+from nas.export.formats import EXPORTERS, ExportResult, export_model
 from nas.export.source import select_arch
 from nas.run import NoFeasibleTrialError, load_run
 
@@ -54,14 +54,14 @@ def export_front(run_dir: str | Path, fmt: str, out_dir: str | Path) -> FrontExp
         stem = f"trial-{record.trial}"
         results = [export_model(sel.cfg, "json", out / f"{stem}.json", info=sel.info)]
         if fmt != "json":
-            results.append(export_model(sel.cfg, fmt, out / f"{stem}{SUFFIXES[fmt]}", info=sel.info))
+            results.append(export_model(sel.cfg, fmt, out / f"{stem}{EXPORTERS[fmt].suffix}", info=sel.info))
         written.results[record.trial] = results
     with timings.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(TIMINGS_HEADER)
         for record in front:
             writer.writerow([f"trial-{record.trial}.json", "", record.trial, f"{record.latency_ms:.4f}"])
-    model = "the trial-N.json" if fmt == "json" else f"each trial-N{SUFFIXES[fmt]}"
+    model = "the trial-N.json" if fmt == "json" else f"each trial-N{EXPORTERS[fmt].suffix}"
     (out / README_FILE).write_text(
         f"Front of run {run.path} ({len(front)} points, predicted on {run.device}, budget {run.budget_ms:g} ms).\n"
         f"Time {model} on the device (median end-to-end ms), write it into the latency_ms column of "

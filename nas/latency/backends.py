@@ -32,6 +32,7 @@ from nas.errors import NasError
 from nas.registry import Registry
 
 Runner = Callable[[], Any]
+BACKENDS: Registry[type[LatencyBackend]] = Registry("runtime")  # @BACKENDS.register() on a backend class
 
 
 class BackendError(NasError):
@@ -117,6 +118,7 @@ class LatencyBackend(ABC):
         return time_runner(self.compile(module, example, threads=threads), policy)
 
 
+@BACKENDS.register()
 class OnnxRuntimeBackend(LatencyBackend):
     """onnxruntime on the CPU (:func:`nas.convert.onnx_bytes`): all graph optimisations, ``threads`` intra-op
     threads, sequential execution.
@@ -170,6 +172,7 @@ class OnnxRuntimeBackend(LatencyBackend):
         return path
 
 
+@BACKENDS.register()
 class TorchBackend(LatencyBackend):
     """Eager PyTorch on the CPU (``torch.set_num_threads(threads)``, inference mode)."""
 
@@ -193,6 +196,7 @@ class TorchBackend(LatencyBackend):
         return run
 
 
+@BACKENDS.register()
 class CoreMLBackend(LatencyBackend):
     """Core ML (:func:`nas.convert.to_coreml`: an mlprogram). Converts anywhere, runs only on macOS."""
 
@@ -230,9 +234,6 @@ class CoreMLBackend(LatencyBackend):
         return lambda: model.predict(inputs)
 
 
-BACKENDS: Registry[type[LatencyBackend]] = Registry("runtime")
-for _backend in (OnnxRuntimeBackend, TorchBackend, CoreMLBackend):
-    BACKENDS.register(_backend.name, _backend)
 
 
 def get_backend(name: str) -> LatencyBackend:

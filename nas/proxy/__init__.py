@@ -2,10 +2,12 @@
 
 Public API (used by ``nas search`` and ``nas proxy``):
 
-- ``PROXIES``: registry name -> proxy class; ``get_proxy(name, **options)`` makes one, refusing unknown
-  names and options, wrong types and out-of-range values (one-line UsageErrors). Every proxy has ``.name``,
-  ``.metric`` and ``.kind`` (what its score is), ``.options`` (every option, defaults included) and
-  ``.evaluate(cfg, data, *, seed, device=None) -> ProxyResult``; higher score = better.
+- ``PROXIES``: registry name -> proxy class, filled by the ``@register_proxy`` classes of every module of
+  this package (:mod:`nas.proxy.registry`: a new proxy is one new module). ``get_proxy(name, **options)``
+  makes one, refusing unknown names and options, wrong types and out-of-range values (one-line
+  UsageErrors). Every proxy has ``.name``, ``.metric`` and ``.kind`` (what its score is), ``.options``
+  (every option, defaults included) and ``.evaluate(cfg, data, *, seed, device=None) -> ProxyResult``;
+  higher score = better.
 - Training proxies (``.trains``) also have ``.rungs`` (ascending step counts, the last the full budget) and
   ``.open(cfg, data, *, seed, device=None, state=None) -> TrainSession`` (``advance(steps)``, ``save(path)``)
   for multi-fidelity search.
@@ -24,14 +26,10 @@ from nas.proxy.base import SCORE_KINDS, Proxy, ProxyResult, proxy_resolution
 from nas.proxy.data import DataError, Dataset, load_dataset
 from nas.proxy.device import DeviceError, resolve_train_device
 from nas.proxy.options import ProxyOptionError, parse_option_pairs
+from nas.proxy.registry import PROXIES, register_proxy
 from nas.proxy.session import StateError, StateMismatchError, TrainSession
 from nas.proxy.train import SotlProxy, TrainProxy
-from nas.proxy.zero_cost import NaswotParamsProxy, NaswotProxy, ParamsProxy, SynflowProxy, ZiCoProxy
-from nas.registry import Registry
 
-PROXIES: Registry[type[Proxy]] = Registry("proxy")
-for _proxy in (NaswotParamsProxy, Top1Proxy, TrainProxy, SotlProxy, ZiCoProxy, NaswotProxy, SynflowProxy, ParamsProxy):
-    PROXIES.register(_proxy.name, _proxy)
 # The signal that ranks real networks best (benchmarks/results/proxy_truth.md): with the published ImageNet-1k
 # top-1 of the 16 presets, naswot+params reaches Kendall tau 0.92 leave-one-out (parameter count 0.85,
 # 40-step training 0.21) and beats parameter count within iphone12 latency bands, at ~1 CPU-s per candidate.
@@ -54,4 +52,4 @@ def get_proxy(name: str, **options: Any) -> Proxy:
 __all__ = ["DEFAULT_DATA", "DEFAULT_PROXY", "PROXIES", "SCORE_KINDS", "DataError", "Dataset", "DeviceError",
            "Proxy", "ProxyOptionError", "ProxyResult", "SotlProxy", "StateError", "StateMismatchError",
            "Top1Proxy", "TrainProxy", "TrainSession", "get_proxy", "load_dataset", "parse_option_pairs",
-           "proxy_resolution", "resolve_train_device"]
+           "proxy_resolution", "register_proxy", "resolve_train_device"]

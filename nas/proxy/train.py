@@ -21,9 +21,11 @@ from nas.proxy.base import Proxy, ProxyResult, Stopwatch, proxy_resolution, unsc
 from nas.proxy.data import Dataset
 from nas.proxy.device import resolve_train_device
 from nas.proxy.options import Option
+from nas.proxy.registry import register_proxy
 from nas.proxy.session import TrainSession
 
 
+@register_proxy
 class TrainProxy(Proxy):
     """Short training (AdamW, warm-up + cosine over ``steps``, crop/flip, label smoothing); score =
     validation top-1 (BatchNorm statistics re-estimated on the trained weights).
@@ -111,6 +113,7 @@ class TrainProxy(Proxy):
         return session.validation_top1()
 
 
+@register_proxy
 class SotlProxy(TrainProxy):
     """SoTL-E: minus the mean training loss over the last ``window`` of the steps done (Ru et al. 2021).
 

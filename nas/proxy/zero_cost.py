@@ -33,6 +33,7 @@ from nas.proxy.base import Proxy, ProxyResult, Stopwatch, proxy_resolution, real
 from nas.proxy.data import Dataset
 from nas.proxy.device import resolve_train_device
 from nas.proxy.options import Option
+from nas.proxy.registry import register_proxy
 
 ACTIVATIONS = (nn.ReLU, nn.GELU, nn.SiLU, nn.Hardswish, nn.ReLU6, nn.LeakyReLU)
 
@@ -98,6 +99,7 @@ def scoring_device(device: torch.device | str | None) -> torch.device:
     return torch.device("cpu")
 
 
+@register_proxy
 class ZiCoProxy(ZeroCostProxy):
     """ZiCo: sum over layers of log(sum_theta mean|g_theta| / std(g_theta)), gradients over 2 batches."""
 
@@ -130,6 +132,7 @@ class ZiCoProxy(ZeroCostProxy):
         return total
 
 
+@register_proxy
 class NaswotProxy(ZeroCostProxy):
     """NASWOT: log-determinant of the binary activation-code kernel summed over activation layers."""
 
@@ -157,6 +160,7 @@ class NaswotProxy(ZeroCostProxy):
         return float(logdet) if float(sign) > 0 else float("-inf")
 
 
+@register_proxy
 class SynflowProxy(ZeroCostProxy):
     """SynFlow: log sum |theta * dR/dtheta| with |theta|, an all-ones input, float64 (data-free)."""
 
@@ -179,6 +183,7 @@ class SynflowProxy(ZeroCostProxy):
         return math.log(total) if total > 0 else float("-inf")
 
 
+@register_proxy
 class ParamsProxy(ZeroCostProxy):
     """The parameter count in millions: the baseline."""
 
@@ -190,6 +195,7 @@ class ParamsProxy(ZeroCostProxy):
         return count_params(model) / 1e6
 
 
+@register_proxy
 class NaswotParamsProxy(NaswotProxy):
     """NASWOT made capacity-aware: log10(parameters of the deployed network, millions) + weight x NASWOT.
 

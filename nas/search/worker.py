@@ -30,7 +30,7 @@ from nas.run.record import RECORD_ATTR, Rung, TrialRecord
 from nas.search.follow import StudyFollower
 from nas.search.mirror import CONSTRAINT, Mirror
 from nas.search.plan import Resources, SearchPlan
-from nas.search.samplers import STATIC_GENOME, make_sampler, suggest_every_family
+from nas.search.samplers import SAMPLERS, make_sampler, suggest_every_family
 from nas.search.scheduler import Bands, RungIndex
 from nas.search.storage import dead_local_worker, open_storage, storage_of, worker_id
 
@@ -95,7 +95,7 @@ class Worker:
         self.storage, self.study_id = storage_of(self.study)
         self.follower = StudyFollower(self.study)
         self.mirror = Mirror(make_sampler(plan.settings.sampler, seed=plan.sampler_seed(index)))
-        self.static_genome = plan.settings.sampler in STATIC_GENOME
+        self.static_genome = SAMPLERS[plan.settings.sampler].static_genome
         self.census = Census(plan.settings.budget_ms)
         self.rungs = RungIndex(Bands(plan.fastest_ms, plan.settings.budget_ms))
         self.known: dict[str, int] = {}  # network -> the trial that holds it

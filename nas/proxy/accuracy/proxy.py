@@ -19,6 +19,7 @@ from nas.proxy.accuracy.predictor import (
 from nas.proxy.base import Proxy, ProxyResult, Stopwatch
 from nas.proxy.data import Dataset
 from nas.proxy.options import Option
+from nas.proxy.registry import register_proxy
 
 
 @functools.lru_cache(maxsize=4)
@@ -26,6 +27,7 @@ def _predictor(dataset: str | None) -> AccuracyPredictor:
     return fit_predictor(dataset)
 
 
+@register_proxy
 class Top1Proxy(Proxy):
     """Predicted ImageNet-1k top-1 (%) of the deployed network for one training recipe, with a 90% interval.
 
