@@ -193,7 +193,7 @@ def predict(arch: str, device: str, resolution: int | None, level: float, tables
 def measure(archs: tuple[str, ...], runtime: str, threads: int, resolution: int | None, csv_path: Path | None,
             as_json: bool) -> None:
     """End-to-end median latency of each ARCH (preset name or config JSON) on this machine."""
-    from nas.latency.validate import append_timings, measure_latency
+    from nas.latency.measure import append_timings, measure_latency
 
     cfgs = [load_arch(arch) for arch in archs]  # every name checked before the first timing
     results = []
@@ -265,26 +265,24 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
     """
     from nas.errors import UsageError
     from nas.latency import calibrate as cal
-    from nas.latency.store import write_user_table
     from nas.latency.table import load_table
 
     base = load_table(device, tables_dir)
     if count is not None and timings_path is not None:
         raise UsageError("--networks sets how many networks to time here; with --timings the CSV's rows are the "
                          "networks")
-    _new_table_path(new_device, base, tables_dir, force)
+    cal.calibration_path(new_device, base, tables_dir=tables_dir, force=force)
     if timings_path is not None:
-        timings = cal.read_timings(timings_path, base=base)
-        source = f"timings CSV {timings_path} ({len(timings)} networks timed on the target)"
-        versions = {t.runtime_version for t in timings if t.runtime_version}
-        fingerprint, version = None, versions.pop() if len(versions) == 1 else None
+        timed = cal.timings_from_csv(timings_path, base)
     else:
-        from nas.latency.validate import table_space
+        from nas.latency.provenance import table_space
 
         space = table_space(base, space_name)
         cfgs = cal.choose_networks(space, base, count=count or cal.DEFAULT_NETWORKS)
         if export_dir is not None:
-            csv_path = cal.export_networks(cfgs, export_dir)
+            from nas.latency.measure import export_networks
+
+            csv_path = export_networks(cfgs, export_dir)
             stdout.print(f"wrote {len(cfgs)} network configs and {csv_path}: time each network on the target "
                          f"(e.g. nas export CONFIG --format coreml --out NAME.mlpackage, then Xcode's performance "
                          f"report), fill in latency_ms, then: nas latency calibrate --device {device} --as "
@@ -292,19 +290,9 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
             return
         stderr.print(f"timing {len(cfgs)} networks of space '{space.name}' here ({base.runtime}, "
                      f"{base.threads or 1} thread(s)) to calibrate '{device}' as '{new_device}'", highlight=False)
-        started = time.perf_counter()
         with _progress_lines() as report:
-            timings = cal.measure_networks(cfgs, base, progress=report)
-        from nas.latency.host import host_fingerprint, runtime_version
-
-        source = (f"measured here by nas latency calibrate ({len(timings)} networks of space '{space.name}', "
-                  f"{time.perf_counter() - started:.0f} s)")
-        fingerprint = host_fingerprint(base.runtime, threads=base.threads)
-        version = runtime_version(base.runtime)
-    fit = cal.fit_calibration(base, timings)
-    table = cal.calibrated_table(base, fit, device=new_device, source=source, fingerprint=fingerprint,
-                                 runtime_version=version)
-    path = write_user_table(table, tables_dir=tables_dir, force=force, checks=[cal.calibration_checks(base, fit)])
+            timed = cal.timings_here(cfgs, base, space, progress=report)
+    table, fit, path = cal.write_calibration(base, timed, device=new_device, tables_dir=tables_dir, force=force)
     forced = table.provenance.get("forced")
     if forced:
         stderr.print(f"[yellow]warning:[/yellow] written with --force despite: {'; '.join(forced['problems'])}",
@@ -315,7 +303,7 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
         return
     from rich.table import Table
 
-    out = Table(title=f"{new_device}: calibrated from {device} on {len(timings)} networks (ms)", box=None)
+    out = Table(title=f"{new_device}: calibrated from {device} on {len(timed.timings)} networks (ms)", box=None)
     for column in ("network", "measured", device, "calibrated", "left out", "error"):
         out.add_column(column, no_wrap=True, justify="left" if column == "network" else "right")
     for net in fit.networks:
@@ -327,19 +315,6 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
                  "network", highlight=False, soft_wrap=True)
     stdout.print(f"leave-one-out error: [bold]{fit.mape_loo:.1f}%[/bold] mean, {fit.max_ape_loo:.1f}% max "
                  f"(the base table as it was: {fit.mape_base:.1f}%); wrote {path}", highlight=False, soft_wrap=True)
-
-
-def _new_table_path(name: str, base: Any, tables_dir: Path | None, force: bool) -> Path:
-    """Where ``calibrate --as NAME`` writes: never the base table, never a shipped name, never over a table
-    without --force (checked before any timing)."""
-    from nas.errors import UsageError
-    from nas.latency.store import check_table_name, user_table_path
-
-    check_table_name(name)
-    if name == base.device:
-        raise UsageError(f"--as {name} is the base table's name: choose another name (the base table is never "
-                         "overwritten)")
-    return user_table_path(name, tables_dir=tables_dir, force=force)
 
 
 @latency.command("check")
@@ -426,16 +401,16 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
     if existing is not None:
         _profile_missing(existing, space, resolution, tables_dir)
         return
-    from nas.latency.backends import TimingPolicy, get_backend
+    from nas.latency.backends import TimingPolicy
+    from nas.latency.measure import clock_for, timing_backend
     from nas.latency.profile import profile_space
     from nas.latency.store import user_table_path
 
-    if not get_backend(runtime).can_time:
-        raise click.UsageError(f"runtime '{runtime}' cannot time on this machine; use --export DIR")
+    timing_backend(runtime, instead="use --export DIR")
     path = user_table_path(device, tables_dir=tables_dir, force=force, option="--device", resume=True)
     if force and path.exists():
         path.unlink()  # --force: a new profile, not a resumed one
-    policy = TimingPolicy(budget_s=budget_s, clock="thread" if threads == 1 else "wall")
+    policy = TimingPolicy(budget_s=budget_s, clock=clock_for(threads))
     if resolution:
         space = dataclasses.replace(space, resolution=resolution)
     stderr.print(f"profiling space '{space.name}' at {space.resolution} px on {runtime} ({threads} thread(s)) "

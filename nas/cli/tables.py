@@ -161,8 +161,8 @@ def _extend(device: str, space_name: str | None, resolution: int | None, tables_
             force: bool) -> None:
     """`nas tables fit --space S --resolution R`: the space's missing entries, priced by the table's cost model."""
     from nas.latency import extend
+    from nas.latency.provenance import table_space
     from nas.latency.table import load_table
-    from nas.latency.validate import table_space
 
     table = load_table(device, tables_dir)
     if extend.cost_model(table) is None:
@@ -195,7 +195,7 @@ def _fit_timings(timings_path: Path, name: str, runtime: str | None, space_name:
                  resolution: int | None, force: bool, tables_dir: str | None, as_json: bool) -> None:
     """`nas tables fit --timings FILE --as NAME`: a new estimated table fitted to the device's timings."""
     from nas.latency import estimate
-    from nas.latency.calibrate import read_timings
+    from nas.latency.measure import read_timings
     from nas.latency.store import user_table_path, write_user_table
     from nas.models.plan import distinct_blocks
     from nas.models.presets import PRESETS

@@ -53,16 +53,13 @@ def check_table(table: LatencyTable, *, space: Any = None,
     Raises:
         UsageError: the table's runtime cannot be timed on this machine.
     """
-    from nas.latency.backends import TimingPolicy, get_backend
-    from nas.latency.profile import network_policy
-    from nas.latency.validate import measure_latency, table_space
+    from nas.latency.measure import measure_latency, table_network_policy, timing_backend
+    from nas.latency.provenance import table_space
 
-    if not get_backend(table.runtime).can_time:
-        raise UsageError(f"table '{table.device}' is a {table.runtime} table, which cannot be timed on this machine: "
-                         "nothing to check here")
+    timing_backend(table, instead="nothing to check here")
     space = table_space(table, space)
     threads = table.threads or 1
-    policy = network_policy(TimingPolicy(clock=table.provenance.get("clock", "thread" if threads == 1 else "wall")))
+    policy = table_network_policy(table)
     rows = []
     for cfg, predicted in check_networks(space, table):
         measured = measure_latency(cfg, runtime=table.runtime, threads=threads, policy=policy)["latency_ms"]

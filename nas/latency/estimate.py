@@ -3,7 +3,7 @@
 ``nas tables fit --timings FILE.csv --as NAME`` fits the cost model the iPhone 12 table uses (the per-op features
 of every block, :func:`nas.latency.costmodel.network_features`, priced by non-negative coefficients,
 :func:`~nas.latency.costmodel.fit_nonneg` on relative error) to networks timed on the user's device (the CSV
-``nas latency calibrate --timings`` reads: :func:`nas.latency.calibrate.read_timings`), and writes an
+``nas latency calibrate --timings`` reads: :func:`nas.latency.measure.read_timings`), and writes an
 ``estimated`` table whose cost model prices any block on demand (:mod:`nas.latency.extend`), like ``iphone12``.
 
 The iPhone fit mixes published protocols and fits a scale per protocol; a user's timings are one protocol, so
@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from nas.latency.calibrate import CalibrationError, NetworkTiming
 from nas.latency.costmodel import CostModel, fit_nonneg, network_features
 from nas.latency.iphone import GROUPS as IPHONE_GROUPS
+from nas.latency.measure import CalibrationError, NetworkTiming
 from nas.latency.table import LatencyTable
 
 GROUPS: dict[str, tuple[str, ...]] = {

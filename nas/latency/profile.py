@@ -33,6 +33,7 @@ from nas.errors import NasError
 from nas.files import write_json
 from nas.latency.backends import LatencyBackend, TimingPolicy, get_backend
 from nas.latency.host import host_fingerprint
+from nas.latency.measure import clock_for, network_policy, table_clock, time_network, timing_backend
 from nas.latency.table import LatencyTable, read_table, save_table
 from nas.models.plan import BlockSpec, plan
 from nas.space_members import block_specs, calibration_members
@@ -80,25 +81,6 @@ def measure_block(spec: BlockSpec, backend: LatencyBackend, *, threads: int, pol
     return {"raw_ms": round(timing.median_ms, 5), "p25_ms": round(timing.p25_ms, 5),
             "p75_ms": round(timing.p75_ms, 5), "runs": timing.runs,
             "params": count_params(module)}
-
-
-def measure_network(cfg: Any, backend: LatencyBackend, *, threads: int, policy: TimingPolicy,
-                    batch: int = 1) -> float:
-    """End-to-end median (ms) of the whole network ``cfg`` at its deploy resolution."""
-    import torch
-
-    from nas.models.builder import build_model
-
-    torch.manual_seed(0)
-    model = build_model(cfg).eval()
-    x = torch.randn(batch, cfg.in_chans, cfg.resolution, cfg.resolution)
-    return backend.measure(model, x, threads=threads, policy=policy).median_ms
-
-
-def network_policy(policy: TimingPolicy) -> TimingPolicy:
-    """The timing policy for whole networks: same clock, 5x the block budget (networks take 5-500 ms)."""
-    return TimingPolicy(warmup_runs=2, warmup_s=0.0, min_runs=7, max_runs=200,
-                        budget_s=5 * policy.budget_s, clock=policy.clock)
 
 
 def _now() -> str:
@@ -150,7 +132,7 @@ def profile_space(
         runtime: backend name (``nas.latency.backends.BACKENDS``).
         threads: intra-op threads of the runtime.
         batch: batch size of the timed inputs.
-        policy: timing policy (default: thread CPU clock when threads == 1, wall clock otherwise).
+        policy: timing policy (default: the clock :func:`nas.latency.measure.clock_for` ``threads``).
         calibration_networks: random members measured end to end (beside the space's presets) to fit the
             network-level residual once every key is measured.
         save_every: write the partial table every this many keys.
@@ -159,7 +141,7 @@ def profile_space(
     Returns the table (complete, or partial if interrupted: KeyboardInterrupt is re-raised after saving).
     """
     backend = get_backend(runtime)
-    policy = policy or TimingPolicy(clock="thread" if threads == 1 else "wall")
+    policy = policy or TimingPolicy(clock=clock_for(threads))
     path = Path(path)
     specs = block_specs(space)
     if path.exists():
@@ -214,21 +196,18 @@ def profile_missing(table: LatencyTable, space: Any, *, resolution: int | None =
     Raises:
         ProfileError: the table is estimated, cannot be timed here, or was timed on another machine.
     """
-    from nas.latency.host import host_fingerprint, host_notice, host_status
+    from nas.latency.host import host_notice, host_status
 
     where = f"table '{table.device}'"
     if table.method == "estimated":
         raise ProfileError(f"{where} is estimated: its cost model prices missing keys itself (nas tables fit "
                            f"--device {table.device} --space SPACE --resolution R does it ahead of time)")
-    backend = get_backend(table.runtime)
-    if not backend.can_time:
-        raise ProfileError(f"{where} is a {table.runtime} table, which cannot be timed here: add --export DIR to "
-                           "write the missing blocks, time them on the device, then nas profile import CSV")
+    backend = timing_backend(table, error=ProfileError, instead="add --export DIR to write the missing blocks, time "
+                             "them on the device, then nas profile import CSV")
     if host_status(table) == "differs":
         raise ProfileError(f"{host_notice(table)}: measured here, its missing keys would mix two machines")
     threads = table.threads or 1
-    clock = table.provenance.get("clock", "thread" if threads == 1 else "wall")
-    policy = policy or TimingPolicy(**{**table.provenance.get("timing_policy", {}), "clock": clock})
+    policy = policy or TimingPolicy(**{**table.provenance.get("timing_policy", {}), "clock": table_clock(table)})
     at = resolution or space.resolution
     specs = block_specs(space, resolution=at)
     todo = [key for key in specs if key not in table.entries]
@@ -277,7 +256,7 @@ def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend,
     configs = calibration_members(space, count=count, seed=CALIBRATION_SEED)
     for cfg in configs:
         if cfg.name not in measured:
-            ms = measure_network(cfg, backend, threads=threads, policy=network_policy(policy))
+            ms = time_network(cfg, backend, threads=threads, policy=network_policy(policy)).median_ms
             measured[cfg.name] = round(ms, 4)
             if progress:
                 progress(f"calibration network {cfg.name}: {measured[cfg.name]:.2f} ms")
