@@ -11,7 +11,6 @@ from typing import Any
 import click
 
 from nas.cli.common import emit_json, load_arch, stderr, stdout
-from nas.errors import NasError
 from nas.latency.backends import BACKENDS
 from nas.space import DEFAULT_SPACE
 
@@ -35,23 +34,9 @@ def __getattr__(name: str) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def devices(tables_dir: Path | None, as_json: bool) -> None:
     """List every latency table found, with method, runtime, entries, provenance and whether it fits here."""
-    from nas.latency.extend import added_summary
-    from nas.latency.host import host_notice, host_status
-    from nas.latency.table import TableError, find_tables, hidden_tables, is_shipped, read_table
+    from nas.latency.catalog import device_rows
 
-    rows = []
-    hidden = hidden_tables(tables_dir)
-    for name, path in find_tables(tables_dir).items():
-        hides = {"hides": [str(p) for p in hidden.get(name, [])],
-                 "user_copy_of_shipped": any(is_shipped(p) for p in hidden.get(name, []))}
-        try:
-            table = read_table(path)
-        except TableError as exc:
-            rows.append({"device": name, "path": str(path), "error": str(exc), **hides})
-            continue
-        rows.append({**table.summary(), "host_status": host_status(table), "host_notice": host_notice(table),
-                     "added": added_summary(table), **hides,
-                     "forced": bool(table.provenance.get("forced"))})
+    rows = device_rows(tables_dir)
     if as_json:
         emit_json({"devices": rows})
         return
@@ -129,9 +114,8 @@ def predict(arch: str, device: str, resolution: int | None, level: float, tables
     """Predicted latency of ARCH (preset name or config JSON) on DEVICE, with per-block breakdown and its interval
     from the table's own evidence."""
     from nas.latency.interval import check_level, estimate_latency
-    from nas.latency.predict import predict_latency
+    from nas.latency.predict import predict_latency, resolution_note
     from nas.latency.table import load_table
-    from nas.models.presets import PRESETS
 
     check_level(level, flag="--level")
     table = load_table(device, tables_dir)
@@ -141,17 +125,7 @@ def predict(arch: str, device: str, resolution: int | None, level: float, tables
     pred = predict_latency(priced, table)
     estimate = estimate_latency(priced, table, level=level)
     at = resolution or own
-    note = None
-    if at != own:
-        note = f"{arch} is priced at {at} px, not at its own {own} px"
-    elif at != table.resolution:
-        where = " (where searches of its space price the presets)" if arch in PRESETS else ""
-        try:
-            there = predict_latency(cfg.replace(resolution=table.resolution), table, extend=False).total_ms
-            note = (f"{arch} is priced at its own {own} px; at the table's {table.resolution} px{where} it is "
-                    f"{there:.2f} ms: --resolution {table.resolution}")
-        except NasError:
-            note = f"{arch} is priced at its own {own} px; the table is at {table.resolution} px{where}"
+    note = resolution_note(arch, cfg, table, at)
     if as_json:
         emit_json({**pred.to_dict(), "resolution": at, "arch_resolution": own, "note": note,
                    "interval": estimate.to_dict()})
@@ -402,14 +376,10 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
         _profile_missing(existing, space, resolution, tables_dir)
         return
     from nas.latency.backends import TimingPolicy
-    from nas.latency.measure import clock_for, timing_backend
-    from nas.latency.profile import profile_space
-    from nas.latency.store import user_table_path
+    from nas.latency.measure import clock_for
+    from nas.latency.profile import prepare_profile, profile_space
 
-    timing_backend(runtime, instead="use --export DIR")
-    path = user_table_path(device, tables_dir=tables_dir, force=force, option="--device", resume=True)
-    if force and path.exists():
-        path.unlink()  # --force: a new profile, not a resumed one
+    path = prepare_profile(device, runtime=runtime, tables_dir=tables_dir, force=force)
     policy = TimingPolicy(budget_s=budget_s, clock=clock_for(threads))
     if resolution:
         space = dataclasses.replace(space, resolution=resolution)
@@ -427,10 +397,9 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
 
 def _profile_missing(table: Any, space: Any, resolution: int | None, tables_dir: Path | None) -> None:
     """`nas profile --only-missing`: the keys of ``space`` at ``resolution`` that ``table`` lacks, timed here."""
-    from nas.latency.profile import profile_missing
-    from nas.latency.store import user_table_path
+    from nas.latency.profile import missing_keys_path, profile_missing
 
-    path = user_table_path(table.device, tables_dir=tables_dir, updating=table, option="--device")
+    path = missing_keys_path(table, tables_dir=tables_dir)
     copy = "" if table.path == path else f" (a copy of {table.path}, which it takes precedence over)"
     at = resolution or space.resolution
     stderr.print(f"measuring the keys of space '{space.name}' at {at} px that '{table.device}' lacks, into {path}"
@@ -487,19 +456,10 @@ class _ProfileProgress:
 def profile_import(csv_path: Path, device: str, runtime: str, space_name: str, manifest: Path | None,
                    compute_unit: str, force: bool, tables_dir: Path | None) -> None:
     """Turn a CSV of key,ms measured on the device into a `measured` table."""
-    from nas.latency.profile import import_csv
-    from nas.latency.store import user_table_path
-    from nas.latency.table import TableError, read_table, user_tables_dir
+    from nas.latency.profile import import_csv, import_path
     from nas.space import load_space
 
-    target, extends = Path(tables_dir or user_tables_dir()) / f"{device}.json", None
-    if target.is_file():  # a measured table of this runtime there is extended by the CSV (--only-missing's blocks)
-        try:
-            existing = read_table(target)
-            extends = existing if existing.method == "measured" and existing.runtime == runtime else None
-        except TableError:
-            pass
-    path = user_table_path(device, tables_dir=tables_dir, force=force, updating=extends, option="--device")
+    path = import_path(device, runtime=runtime, tables_dir=tables_dir, force=force)
     table = import_csv(csv_path, device=device, runtime=runtime, space=load_space(space_name), path=path,
                        manifest=manifest, compute_unit=compute_unit)
     missing = table.provenance.get("keys_missing", 0)

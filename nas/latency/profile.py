@@ -34,7 +34,8 @@ from nas.files import write_json
 from nas.latency.backends import LatencyBackend, TimingPolicy, get_backend
 from nas.latency.host import host_fingerprint
 from nas.latency.measure import clock_for, network_policy, table_clock, time_network, timing_backend
-from nas.latency.table import LatencyTable, read_table, save_table
+from nas.latency.store import user_table_path
+from nas.latency.table import LatencyTable, TableError, read_table, save_table, user_tables_dir
 from nas.models.plan import BlockSpec, plan
 from nas.space_members import block_specs, calibration_members
 
@@ -108,6 +109,40 @@ def _new_table(device: str, backend: LatencyBackend, space: Any, *, threads: int
             "complete": False,
         },
     )
+
+
+def prepare_profile(device: str, *, runtime: str, tables_dir: str | Path | None = None, force: bool = False) -> Path:
+    """Where ``nas profile --device DEVICE`` writes, once this machine can time ``runtime`` and the writer's rules
+    (:func:`nas.latency.store.user_table_path`) allow it: an unfinished table there is resumed; a finished one is
+    replaced only with ``force``, which removes it so the profile starts afresh.
+
+    Raises:
+        UsageError: the runtime cannot be timed here, or the table may not be written there.
+    """
+    timing_backend(runtime, instead="use --export DIR")
+    path = user_table_path(device, tables_dir=tables_dir, force=force, option="--device", resume=True)
+    if force and path.exists():
+        path.unlink()  # --force: a new profile, not a resumed one
+    return path
+
+
+def missing_keys_path(table: LatencyTable, *, tables_dir: str | Path | None = None) -> Path:
+    """Where ``nas profile --only-missing`` writes ``table`` with the keys it adds: its own file in ``tables_dir``
+    (default: the user folder), or there a copy of a table found elsewhere that takes precedence over it."""
+    return user_table_path(table.device, tables_dir=tables_dir, updating=table, option="--device")
+
+
+def import_path(device: str, *, runtime: str, tables_dir: str | Path | None = None, force: bool = False) -> Path:
+    """Where ``nas profile import --device DEVICE`` writes: a measured ``runtime`` table already there is extended
+    by the CSV (the blocks ``--only-missing --export`` wrote); any other table is replaced only with ``force``."""
+    target, extends = Path(tables_dir or user_tables_dir()) / f"{device}.json", None
+    if target.is_file():
+        try:
+            existing = read_table(target)
+            extends = existing if existing.method == "measured" and existing.runtime == runtime else None
+        except TableError:
+            pass
+    return user_table_path(device, tables_dir=tables_dir, force=force, updating=extends, option="--device")
 
 
 def profile_space(
