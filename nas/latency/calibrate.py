@@ -42,6 +42,7 @@ from nas.latency.measure import (
     read_timings,
     table_network_policy,
     timing_backend,
+    timings_runtime_version,
 )
 from nas.latency.store import check_table_name, loo_problems, scale_problems, user_table_path, write_user_table
 from nas.latency.table import LatencyTable, MissingKeysError
@@ -339,9 +340,8 @@ def calibration_path(name: str, base: LatencyTable, *, tables_dir: str | Path | 
 def timings_from_csv(path: str | Path, base: LatencyTable) -> CalibrationTimings:
     """The timings of a CSV made on the target (:func:`nas.latency.measure.read_timings`)."""
     timings = read_timings(path, base=base)
-    versions = {t.runtime_version for t in timings if t.runtime_version}
     return CalibrationTimings(timings, f"timings CSV {path} ({len(timings)} networks timed on the target)",
-                              runtime_version=versions.pop() if len(versions) == 1 else None)
+                              runtime_version=timings_runtime_version(timings))
 
 
 def timings_here(cfgs: list[ArchConfig], base: LatencyTable, space: Any, *,

@@ -215,6 +215,12 @@ def read_timings(path: str | Path, *, base: LatencyTable | None = None) -> list[
             for (arch, res), (cfg, ms, rows, where) in by_arch.items()]
 
 
+def timings_runtime_version(timings: list[NetworkTiming]) -> str | None:
+    """The runtime version the timings were made with, when their rows name exactly one."""
+    versions = {t.runtime_version for t in timings if t.runtime_version}
+    return versions.pop() if len(versions) == 1 else None
+
+
 def _at_resolution(cfg: ArchConfig, resolution: str, where: str) -> ArchConfig:
     if not resolution:
         return cfg
