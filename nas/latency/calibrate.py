@@ -38,9 +38,8 @@ from nas.latency.host import host_fingerprint, runtime_version
 from nas.latency.measure import (
     CalibrationError,
     NetworkTiming,
-    measure_latency,
+    measure_for_table,
     read_timings,
-    table_network_policy,
     timing_backend,
     timings_runtime_version,
 )
@@ -171,11 +170,9 @@ def measure_networks(cfgs: list[ArchConfig], table: LatencyTable, *,
     """
     timing_backend(table, role="base table", error=CalibrationError,
                    instead="time the networks on the device and pass --timings FILE.csv (--export DIR writes them)")
-    threads = table.threads or 1
-    policy = table_network_policy(table)
     out = []
     for i, cfg in enumerate(cfgs, start=1):
-        result = measure_latency(cfg, runtime=table.runtime, threads=threads, policy=policy)
+        result = measure_for_table(cfg, table)
         out.append(NetworkTiming(cfg.name, cfg, result["latency_ms"]))
         if progress:
             progress(f"{i}/{len(cfgs)} {cfg.name}: {result['latency_ms']:.2f} ms measured")

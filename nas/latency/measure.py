@@ -8,7 +8,8 @@ One owner for what every command that times networks shares (``nas latency measu
   (:func:`clock_for`); a table's timings repeat its own clock (:func:`table_clock`);
 - the can-time check: a runtime this machine cannot run (Core ML off macOS) is refused with what to do
   instead (:func:`timing_backend`);
-- the network timer: :func:`time_network` (and :func:`measure_latency`, its JSON-ready result);
+- the network timer: :func:`time_network`; :func:`measure_latency` its JSON-ready result,
+  :func:`measure_for_table` the same with a table's runtime, threads and clock;
 - the timings CSV ``arch,latency_ms,...``: :func:`append_timings` writes the rows ``nas latency measure --csv``
   times, :func:`read_timings` reads them (and a phone's timings) for ``nas latency calibrate --timings``,
   ``nas tables fit --timings`` and ``nas report --timings``; :func:`export_networks` writes the list to fill in.
@@ -55,11 +56,6 @@ def network_policy(policy: TimingPolicy) -> TimingPolicy:
                         budget_s=5 * policy.budget_s, clock=policy.clock)
 
 
-def table_network_policy(table: LatencyTable) -> TimingPolicy:
-    """How whole networks are timed to compare with ``table``: its clock, the network budget."""
-    return network_policy(TimingPolicy(clock=table_clock(table)))
-
-
 # ----------------------------------------------------------------------------- can-time check
 def timing_backend(what: str | LatencyTable, *, instead: str, role: str = "table",
                    error: type[Exception] = UsageError) -> LatencyBackend:
@@ -104,6 +100,12 @@ def measure_latency(cfg: ArchConfig, *, runtime: str = "onnxruntime", threads: i
             "p75_ms": round(timing.p75_ms, 4), "runs": timing.runs, "runtime": backend.name,
             "runtime_version": backend.runtime_version(), "threads": threads, "clock": policy.clock,
             "statistic": "median"}
+
+
+def measure_for_table(cfg: ArchConfig, table: LatencyTable) -> dict[str, Any]:
+    """:func:`measure_latency` of ``cfg`` as ``table``'s numbers were timed: its runtime, threads and clock."""
+    return measure_latency(cfg, runtime=table.runtime, threads=table.threads or 1,
+                           policy=network_policy(TimingPolicy(clock=table_clock(table))))
 
 
 # ----------------------------------------------------------------------------- the timings CSV

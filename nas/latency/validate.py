@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from nas.latency.measure import measure_latency, table_network_policy, timing_backend
+from nas.latency.measure import measure_for_table, timing_backend
 from nas.latency.predict import predict_latency
 from nas.latency.provenance import fitted_configs, table_space
 from nas.latency.table import LatencyTable
@@ -57,14 +57,13 @@ def validate_table(table: LatencyTable, *, space: Any = None, samples: int = 50,
     space = table_space(table, space)
     count = table.provenance.get("calibration", {}).get("count", 0)
     calibration = calibration_members(space, count=count, seed=CALIBRATION_SEED) + fitted_configs(table)
-    policy = table_network_policy(table)
     rows = []
     for i, (params, cfg) in enumerate(sample_members(space, samples=samples, seed=seed, exclude=calibration)):
         started = time.perf_counter()
         predict_started = time.perf_counter()
         pred = predict_latency(cfg, table).total_ms
         predict_ms_cost = (time.perf_counter() - predict_started) * 1e3
-        meas = measure_latency(cfg, runtime=table.runtime, threads=table.threads or 1, policy=policy)
+        meas = measure_for_table(cfg, table)
         params_count, macs = network_stats(cfg)
         rows.append({"name": cfg.name, "family": params["family"], "params": params,
                      "predicted_ms": round(pred, 4), "measured_ms": meas["latency_ms"],
