@@ -34,7 +34,7 @@ from typing import Any
 
 from nas.config import ArchConfig
 from nas.errors import UsageError
-from nas.latency.host import host_fingerprint, runtime_version
+from nas.latency.host import HostFingerprint, host_fingerprint, runtime_version
 from nas.latency.measure import (
     CalibrationError,
     NetworkTiming,
@@ -255,7 +255,7 @@ def _two_step(x: Any, y: Any, cols: list[int]) -> tuple[Any, float, float, float
 
 # ----------------------------------------------------------------------------- the calibrated table
 def calibrated_table(base: LatencyTable, fit: CalibrationFit, *, device: str, source: str,
-                     fingerprint: dict[str, Any] | None = None, runtime_version: str | None = None) -> LatencyTable:
+                     fingerprint: HostFingerprint | None = None, runtime_version: str | None = None) -> LatencyTable:
     """A new ``calibrated`` table: every base entry times its kind's scale, ``c0`` per network, provenance."""
     from nas import __version__
 
@@ -274,7 +274,7 @@ def calibrated_table(base: LatencyTable, fit: CalibrationFit, *, device: str, so
         if name in prov:
             provenance[name] = prov[name]
     if fingerprint:
-        provenance["fingerprint"] = fingerprint
+        provenance["fingerprint"] = fingerprint.to_dict()
     block_scales = prov.get("calibration", {}).get("scales") if base.method == "measured" else prov.get("block_scales")
     if block_scales:  # how blocks timed alone add up inside a network: for keys measured later (--only-missing)
         provenance["block_scales"] = block_scales
@@ -315,7 +315,7 @@ class CalibrationTimings:
 
     timings: list[NetworkTiming]
     source: str
-    fingerprint: dict[str, Any] | None = None  # this machine's, when they were timed here
+    fingerprint: HostFingerprint | None = None  # this machine's, when they were timed here
     runtime_version: str | None = None  # the runtime's version, when the timings say one
 
 

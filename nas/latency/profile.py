@@ -98,7 +98,7 @@ def _new_table(device: str, backend: LatencyBackend, space: Any, *, threads: int
         provenance={
             "date": _now(), "tool_version": __version__, "host": socket.gethostname(),
             "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-            "fingerprint": host_fingerprint(backend.name, threads=threads),
+            "fingerprint": host_fingerprint(backend.name, threads=threads).to_dict(),
             "python": platform.python_version(),
             "space": space.name, **({"space_path": str(space.path)} if space.path else {}),
             "warmup": f"{policy.warmup_runs} runs and >= {policy.warmup_s} s",
@@ -254,7 +254,7 @@ def profile_missing(table: LatencyTable, space: Any, *, resolution: int | None =
               else prov.get("block_scales", {}))
     origin = f"nas profile --space {space.name} --resolution {at} --only-missing"
     record = {"space": space.name, "resolution": at, "keys": len(todo), "measured": 0, "date": _now(),
-              "fingerprint": host_fingerprint(table.runtime, threads=threads)}
+              "fingerprint": host_fingerprint(table.runtime, threads=threads).to_dict()}
     prov.setdefault("extensions", []).append(record)
     path = Path(path)
     try:
