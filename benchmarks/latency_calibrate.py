@@ -33,8 +33,9 @@ from pathlib import Path
 
 from nas.latency.iphone import ARCHS, REFERENCE_PROTOCOL, load_rows
 from nas.latency.predict import predict_latency
+from nas.latency.provenance import table_space
 from nas.latency.table import load_table, read_table
-from nas.latency.validate import rank_metrics, table_space
+from nas.latency.validate import rank_metrics
 from nas.models.presets import PRESETS
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -52,7 +52,7 @@ TARGET_MEASURED_WITHIN_10 = 0.90  # share of the measured table's front within +
 
 def measure(cfg: Any) -> float:
     """End-to-end median ms of ``cfg`` here (ONNX Runtime, 1 thread: how x86-2core-ort was profiled)."""
-    from nas.latency.validate import measure_latency
+    from nas.latency.measure import measure_latency
 
     return float(measure_latency(cfg, runtime="onnxruntime", threads=1)["latency_ms"])
 

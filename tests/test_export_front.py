@@ -11,7 +11,7 @@ from report_run import DEVICE, cached_search_run
 
 from nas.cli import cli, main
 from nas.config import ArchConfig
-from nas.latency.calibrate import read_timings
+from nas.latency.measure import read_timings
 from nas.latency.table import load_table
 from nas.run import load_run
 

@@ -11,7 +11,6 @@ from typing import Any
 import click
 
 from nas.cli.common import emit_json, load_arch, stderr, stdout
-from nas.errors import NasError
 from nas.latency.backends import BACKENDS
 from nas.space import DEFAULT_SPACE
 
@@ -35,23 +34,9 @@ def __getattr__(name: str) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def devices(tables_dir: Path | None, as_json: bool) -> None:
     """List every latency table found, with method, runtime, entries, provenance and whether it fits here."""
-    from nas.latency.extend import added_summary
-    from nas.latency.host import host_notice, host_status
-    from nas.latency.table import TableError, find_tables, hidden_tables, is_shipped, read_table
+    from nas.latency.catalog import device_rows
 
-    rows = []
-    hidden = hidden_tables(tables_dir)
-    for name, path in find_tables(tables_dir).items():
-        hides = {"hides": [str(p) for p in hidden.get(name, [])],
-                 "user_copy_of_shipped": any(is_shipped(p) for p in hidden.get(name, []))}
-        try:
-            table = read_table(path)
-        except TableError as exc:
-            rows.append({"device": name, "path": str(path), "error": str(exc), **hides})
-            continue
-        rows.append({**table.summary(), "host_status": host_status(table), "host_notice": host_notice(table),
-                     "added": added_summary(table), **hides,
-                     "forced": bool(table.provenance.get("forced"))})
+    rows = device_rows(tables_dir)
     if as_json:
         emit_json({"devices": rows})
         return
@@ -129,9 +114,8 @@ def predict(arch: str, device: str, resolution: int | None, level: float, tables
     """Predicted latency of ARCH (preset name or config JSON) on DEVICE, with per-block breakdown and its interval
     from the table's own evidence."""
     from nas.latency.interval import check_level, estimate_latency
-    from nas.latency.predict import predict_latency
+    from nas.latency.predict import predict_latency, resolution_note
     from nas.latency.table import load_table
-    from nas.models.presets import PRESETS
 
     check_level(level, flag="--level")
     table = load_table(device, tables_dir)
@@ -141,17 +125,7 @@ def predict(arch: str, device: str, resolution: int | None, level: float, tables
     pred = predict_latency(priced, table)
     estimate = estimate_latency(priced, table, level=level)
     at = resolution or own
-    note = None
-    if at != own:
-        note = f"{arch} is priced at {at} px, not at its own {own} px"
-    elif at != table.resolution:
-        where = " (where searches of its space price the presets)" if arch in PRESETS else ""
-        try:
-            there = predict_latency(cfg.replace(resolution=table.resolution), table, extend=False).total_ms
-            note = (f"{arch} is priced at its own {own} px; at the table's {table.resolution} px{where} it is "
-                    f"{there:.2f} ms: --resolution {table.resolution}")
-        except NasError:
-            note = f"{arch} is priced at its own {own} px; the table is at {table.resolution} px{where}"
+    note = resolution_note(arch, cfg, table, at)
     if as_json:
         emit_json({**pred.to_dict(), "resolution": at, "arch_resolution": own, "note": note,
                    "interval": estimate.to_dict()})
@@ -193,7 +167,7 @@ def predict(arch: str, device: str, resolution: int | None, level: float, tables
 def measure(archs: tuple[str, ...], runtime: str, threads: int, resolution: int | None, csv_path: Path | None,
             as_json: bool) -> None:
     """End-to-end median latency of each ARCH (preset name or config JSON) on this machine."""
-    from nas.latency.validate import append_timings, measure_latency
+    from nas.latency.measure import append_timings, measure_latency
 
     cfgs = [load_arch(arch) for arch in archs]  # every name checked before the first timing
     results = []
@@ -265,26 +239,24 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
     """
     from nas.errors import UsageError
     from nas.latency import calibrate as cal
-    from nas.latency.store import write_user_table
     from nas.latency.table import load_table
 
     base = load_table(device, tables_dir)
     if count is not None and timings_path is not None:
         raise UsageError("--networks sets how many networks to time here; with --timings the CSV's rows are the "
                          "networks")
-    _new_table_path(new_device, base, tables_dir, force)
+    cal.calibration_path(new_device, base, tables_dir=tables_dir, force=force)
     if timings_path is not None:
-        timings = cal.read_timings(timings_path, base=base)
-        source = f"timings CSV {timings_path} ({len(timings)} networks timed on the target)"
-        versions = {t.runtime_version for t in timings if t.runtime_version}
-        fingerprint, version = None, versions.pop() if len(versions) == 1 else None
+        timed = cal.timings_from_csv(timings_path, base)
     else:
-        from nas.latency.validate import table_space
+        from nas.latency.provenance import table_space
 
         space = table_space(base, space_name)
         cfgs = cal.choose_networks(space, base, count=count or cal.DEFAULT_NETWORKS)
         if export_dir is not None:
-            csv_path = cal.export_networks(cfgs, export_dir)
+            from nas.latency.measure import export_networks
+
+            csv_path = export_networks(cfgs, export_dir)
             stdout.print(f"wrote {len(cfgs)} network configs and {csv_path}: time each network on the target "
                          f"(e.g. nas export CONFIG --format coreml --out NAME.mlpackage, then Xcode's performance "
                          f"report), fill in latency_ms, then: nas latency calibrate --device {device} --as "
@@ -292,19 +264,9 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
             return
         stderr.print(f"timing {len(cfgs)} networks of space '{space.name}' here ({base.runtime}, "
                      f"{base.threads or 1} thread(s)) to calibrate '{device}' as '{new_device}'", highlight=False)
-        started = time.perf_counter()
         with _progress_lines() as report:
-            timings = cal.measure_networks(cfgs, base, progress=report)
-        from nas.latency.host import host_fingerprint, runtime_version
-
-        source = (f"measured here by nas latency calibrate ({len(timings)} networks of space '{space.name}', "
-                  f"{time.perf_counter() - started:.0f} s)")
-        fingerprint = host_fingerprint(base.runtime, threads=base.threads)
-        version = runtime_version(base.runtime)
-    fit = cal.fit_calibration(base, timings)
-    table = cal.calibrated_table(base, fit, device=new_device, source=source, fingerprint=fingerprint,
-                                 runtime_version=version)
-    path = write_user_table(table, tables_dir=tables_dir, force=force, checks=[cal.calibration_checks(base, fit)])
+            timed = cal.timings_here(cfgs, base, space, progress=report)
+    table, fit, path = cal.write_calibration(base, timed, device=new_device, tables_dir=tables_dir, force=force)
     forced = table.provenance.get("forced")
     if forced:
         stderr.print(f"[yellow]warning:[/yellow] written with --force despite: {'; '.join(forced['problems'])}",
@@ -315,7 +277,7 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
         return
     from rich.table import Table
 
-    out = Table(title=f"{new_device}: calibrated from {device} on {len(timings)} networks (ms)", box=None)
+    out = Table(title=f"{new_device}: calibrated from {device} on {len(timed.timings)} networks (ms)", box=None)
     for column in ("network", "measured", device, "calibrated", "left out", "error"):
         out.add_column(column, no_wrap=True, justify="left" if column == "network" else "right")
     for net in fit.networks:
@@ -327,19 +289,6 @@ def calibrate(device: str, new_device: str, count: int | None, timings_path: Pat
                  "network", highlight=False, soft_wrap=True)
     stdout.print(f"leave-one-out error: [bold]{fit.mape_loo:.1f}%[/bold] mean, {fit.max_ape_loo:.1f}% max "
                  f"(the base table as it was: {fit.mape_base:.1f}%); wrote {path}", highlight=False, soft_wrap=True)
-
-
-def _new_table_path(name: str, base: Any, tables_dir: Path | None, force: bool) -> Path:
-    """Where ``calibrate --as NAME`` writes: never the base table, never a shipped name, never over a table
-    without --force (checked before any timing)."""
-    from nas.errors import UsageError
-    from nas.latency.store import check_table_name, user_table_path
-
-    check_table_name(name)
-    if name == base.device:
-        raise UsageError(f"--as {name} is the base table's name: choose another name (the base table is never "
-                         "overwritten)")
-    return user_table_path(name, tables_dir=tables_dir, force=force)
 
 
 @latency.command("check")
@@ -426,16 +375,12 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
     if existing is not None:
         _profile_missing(existing, space, resolution, tables_dir)
         return
-    from nas.latency.backends import TimingPolicy, get_backend
-    from nas.latency.profile import profile_space
-    from nas.latency.store import user_table_path
+    from nas.latency.backends import TimingPolicy
+    from nas.latency.measure import clock_for
+    from nas.latency.profile import prepare_profile, profile_space
 
-    if not get_backend(runtime).can_time:
-        raise click.UsageError(f"runtime '{runtime}' cannot time on this machine; use --export DIR")
-    path = user_table_path(device, tables_dir=tables_dir, force=force, option="--device", resume=True)
-    if force and path.exists():
-        path.unlink()  # --force: a new profile, not a resumed one
-    policy = TimingPolicy(budget_s=budget_s, clock="thread" if threads == 1 else "wall")
+    path = prepare_profile(device, runtime=runtime, tables_dir=tables_dir, force=force)
+    policy = TimingPolicy(budget_s=budget_s, clock=clock_for(threads))
     if resolution:
         space = dataclasses.replace(space, resolution=resolution)
     stderr.print(f"profiling space '{space.name}' at {space.resolution} px on {runtime} ({threads} thread(s)) "
@@ -452,10 +397,9 @@ def profile(ctx: click.Context, device: str | None, runtime: str, space_name: st
 
 def _profile_missing(table: Any, space: Any, resolution: int | None, tables_dir: Path | None) -> None:
     """`nas profile --only-missing`: the keys of ``space`` at ``resolution`` that ``table`` lacks, timed here."""
-    from nas.latency.profile import profile_missing
-    from nas.latency.store import user_table_path
+    from nas.latency.profile import missing_keys_path, profile_missing
 
-    path = user_table_path(table.device, tables_dir=tables_dir, updating=table, option="--device")
+    path = missing_keys_path(table, tables_dir=tables_dir)
     copy = "" if table.path == path else f" (a copy of {table.path}, which it takes precedence over)"
     at = resolution or space.resolution
     stderr.print(f"measuring the keys of space '{space.name}' at {at} px that '{table.device}' lacks, into {path}"
@@ -512,19 +456,10 @@ class _ProfileProgress:
 def profile_import(csv_path: Path, device: str, runtime: str, space_name: str, manifest: Path | None,
                    compute_unit: str, force: bool, tables_dir: Path | None) -> None:
     """Turn a CSV of key,ms measured on the device into a `measured` table."""
-    from nas.latency.profile import import_csv
-    from nas.latency.store import user_table_path
-    from nas.latency.table import TableError, read_table, user_tables_dir
+    from nas.latency.profile import import_csv, import_path
     from nas.space import load_space
 
-    target, extends = Path(tables_dir or user_tables_dir()) / f"{device}.json", None
-    if target.is_file():  # a measured table of this runtime there is extended by the CSV (--only-missing's blocks)
-        try:
-            existing = read_table(target)
-            extends = existing if existing.method == "measured" and existing.runtime == runtime else None
-        except TableError:
-            pass
-    path = user_table_path(device, tables_dir=tables_dir, force=force, updating=extends, option="--device")
+    path = import_path(device, runtime=runtime, tables_dir=tables_dir, force=force)
     table = import_csv(csv_path, device=device, runtime=runtime, space=load_space(space_name), path=path,
                        manifest=manifest, compute_unit=compute_unit)
     missing = table.provenance.get("keys_missing", 0)

@@ -12,6 +12,7 @@ import click
 
 from nas.cli.common import emit_json, stderr, stdout
 from nas.errors import UnknownNameError, UsageError
+from nas.latency.extend import KEYS_LIMIT_NOTE, MAX_KEYS
 
 ESTIMATED_DEVICES = ("iphone12",)
 
@@ -21,10 +22,6 @@ def tables() -> None:
     """Fit estimated latency tables from published latencies (iPhone 12) or your device's own timings."""
 
 
-MAX_KEYS = 5_000  # block keys one `tables fit` prices without --force (see KEYS_LIMIT_NOTE)
-KEYS_LIMIT_NOTE = ("a key took 0.33 s on average over the first 897 keys of a 16-width ViT space and 0.47 s over the "
-                   "166 keys of a 59 x 39 one, up to 5 s for the widest blocks, on 2 shared cores: 5,000 keys take "
-                   "30-40 min")
 PROGRESS_EVERY_S = 10.0  # a plain progress line at most this often (terminal or not)
 
 
@@ -80,12 +77,8 @@ def fit_cmd(device: str | None, timings_path: Path | None, new_device: str | Non
     if device not in ESTIMATED_DEVICES:
         raise UnknownNameError("device to refit", device, list(ESTIMATED_DEVICES))
     from nas.latency import iphone
-    from nas.latency.table import is_shipped
 
-    target = Path(out_path) if out_path else iphone.default_table_path()
-    if is_shipped(target) and not force:
-        raise UsageError(f"refitting {device} writes {target}, a table shipped with nas: pass --force to rewrite it, "
-                         "or --out FILE to write the refit elsewhere")
+    target = iphone.refit_path(out_path, force=force)
     stderr.print(f"fitting the {device} cost model to {iphone.DATA_CSV.name} ...")
     table, result = iphone.fit_and_write(target, progress=KeyProgress("pricing the table's block keys"))
     summary = {
@@ -135,7 +128,9 @@ def _clock(seconds: float) -> str:
 
 def _space_specs(space: Any, at: int, todo: Callable[[dict], int], force: bool) -> dict:
     """The space's block specs at ``at`` px, saying on stderr how many members it walks and how many keys there are
-    to price (``todo(specs)``); more than :data:`MAX_KEYS` to price is refused without ``force``."""
+    to price (``todo(specs)``); more than :data:`~nas.latency.extend.MAX_KEYS` to price is refused without
+    ``force``."""
+    from nas.latency.extend import check_keys_to_price
     from nas.space_members import block_specs
 
     members = space.size()
@@ -151,9 +146,7 @@ def _space_specs(space: Any, at: int, todo: Callable[[dict], int], force: bool) 
     specs = block_specs(space, resolution=at, progress=walked)
     count = todo(specs)
     stderr.print(f"space '{space.name}': {len(specs):,} block keys, {count:,} to price", highlight=False)
-    if count > MAX_KEYS and not force:
-        raise UsageError(f"space '{space.name}' at {at} px has {count:,} block keys to price, more than the limit of "
-                         f"{MAX_KEYS:,} ({KEYS_LIMIT_NOTE}): pass --force to price them anyway, or narrow the space")
+    check_keys_to_price(space, at, count, force=force)
     return specs
 
 
@@ -161,14 +154,11 @@ def _extend(device: str, space_name: str | None, resolution: int | None, tables_
             force: bool) -> None:
     """`nas tables fit --space S --resolution R`: the space's missing entries, priced by the table's cost model."""
     from nas.latency import extend
+    from nas.latency.provenance import table_space
     from nas.latency.table import load_table
-    from nas.latency.validate import table_space
 
     table = load_table(device, tables_dir)
-    if extend.cost_model(table) is None:
-        raise UsageError(f"table '{device}' is {table.method} and carries no cost model: only estimated tables "
-                         f"are extended; measure its missing keys with: nas profile --device {device} --space "
-                         f"{space_name or 'SPACE'} --resolution {resolution or 'R'} --only-missing")
+    extend.require_cost_model(table, space=space_name, resolution=resolution)
     space = table_space(table, space_name)
     at = resolution or space.resolution
 
@@ -195,23 +185,16 @@ def _fit_timings(timings_path: Path, name: str, runtime: str | None, space_name:
                  resolution: int | None, force: bool, tables_dir: str | None, as_json: bool) -> None:
     """`nas tables fit --timings FILE --as NAME`: a new estimated table fitted to the device's timings."""
     from nas.latency import estimate
-    from nas.latency.calibrate import read_timings
+    from nas.latency.measure import read_timings, timings_runtime_version
     from nas.latency.store import user_table_path, write_user_table
-    from nas.models.plan import distinct_blocks
-    from nas.models.presets import PRESETS
     from nas.space import DEFAULT_SPACE, load_space
 
     user_table_path(name, tables_dir=tables_dir, force=force)  # the name and overwrite rules, before any work
     timings = read_timings(timings_path, base=None)
-    runtimes = sorted({t.runtime for t in timings if t.runtime})
-    if runtime is None and len(runtimes) > 1:
-        raise UsageError(f"{timings_path}: the rows were timed with several runtimes ({', '.join(runtimes)}); one "
-                         "table is one device and runtime: fit each runtime's rows apart")
-    runtime = runtime or (runtimes[0] if runtimes else "unknown")
-    versions = {t.runtime_version for t in timings if t.runtime_version}
+    runtime = estimate.timings_runtime(timings, runtime, where=str(timings_path))
     space = load_space(space_name or DEFAULT_SPACE)
     at = resolution or space.resolution  # the table's: where searches of the space price the presets
-    specs = dict(distinct_blocks([t.cfg for t in timings] + [p.config for p in PRESETS.values()]))
+    specs = estimate.timings_blocks(timings)
     with_space = space_name is not None or resolution is not None
     if with_space:  # its size and the key limit, before the fit's minute of counting
         specs.update(_space_specs(space, at, lambda found: len(set(found) - set(specs)), force))
@@ -225,7 +208,7 @@ def _fit_timings(timings_path: Path, name: str, runtime: str | None, space_name:
                  "keys ...", highlight=False, soft_wrap=True)
     table = estimate.estimated_table(result, specs.values(), device=name, source=timings_path,
                                      csv_rows=sum(len(t.rows) for t in timings), resolution=at, runtime=runtime,
-                                     runtime_version=versions.pop() if len(versions) == 1 else "",
+                                     runtime_version=timings_runtime_version(timings) or "",
                                      space=space.name if with_space else None,
                                      progress=KeyProgress(f"pricing the block keys of '{name}'"))
     path = write_user_table(table, tables_dir=tables_dir, force=force, checks=[estimate.fit_checks(result)])

@@ -1,7 +1,7 @@
 """Per-device latency tables: block keys, table files, prediction, profiling and validation.
 
 The table format is documented in :mod:`nas.latency.table`. Heavy modules (profile, backends,
-validate) import torch/onnxruntime; this package's top level stays light.
+measure, validate) import torch/onnxruntime; this package's top level stays light.
 """
 
 from __future__ import annotations

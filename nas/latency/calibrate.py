@@ -24,40 +24,31 @@ scales and the leave-one-out error. The base table is never written.
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nas.config import ArchConfig
-from nas.errors import ConfigError, NasError, UsageError
+from nas.errors import UsageError
+from nas.latency.host import HostFingerprint, host_fingerprint, runtime_version
+from nas.latency.measure import (
+    CalibrationError,
+    NetworkTiming,
+    measure_for_table,
+    read_timings,
+    timing_backend,
+    timings_runtime_version,
+)
+from nas.latency.store import check_table_name, loo_problems, scale_problems, user_table_path, write_user_table
 from nas.latency.table import LatencyTable, MissingKeysError
 
 DEFAULT_NETWORKS = 10
 CANDIDATE_SAMPLES = 200  # seeded members of the space the measured networks are chosen from (beside presets)
 CHOICE_SEED = 20_251_203  # its own seed: never the validation samples' (seed 0..)
-TIMINGS_COLUMNS = ("arch", "latency_ms")
-DUPLICATE_SPREAD = 1.5  # repeated timings of one network further apart than this (max / min) conflict
-
-
-class CalibrationError(UsageError):
-    """The timings or settings cannot calibrate the table; names the file, row or setting and what is accepted."""
-
-
-@dataclass(frozen=True)
-class NetworkTiming:
-    """One whole network timed on the target: its name, config, latency and the CSV rows it came from."""
-
-    name: str
-    cfg: ArchConfig
-    latency_ms: float
-    rows: tuple[int, ...] = ()
-    where: str = ""  # "FILE, row N (arch)" for a network read from a timings CSV
-    runtime_version: str = ""  # as the CSV says (nas latency measure --csv writes it)
-    runtime: str = ""  # as the CSV says
 
 
 @dataclass
@@ -87,94 +78,6 @@ class CalibrationFit:
             "mape_fit": self.mape_fit, "mape_loo": self.mape_loo, "max_ape_loo": self.max_ape_loo,
             "networks": self.networks,
         }
-
-
-# ----------------------------------------------------------------------------- timings CSV
-def read_timings(path: str | Path, *, base: LatencyTable | None = None) -> list[NetworkTiming]:
-    """Networks and latencies from a CSV ``arch,latency_ms`` (extra columns ignored, ``runtime`` checked against
-    ``base``'s when there is a base table: ``nas tables fit --timings`` has none).
-
-    ``arch`` is a preset name or the path of a config JSON (relative to the working folder or to the CSV's),
-    at its own resolution unless a ``resolution`` column says at which one it was timed. Rows of the same arch
-    and resolution are timings of one network: their mean is used. Errors name the file and row.
-    """
-    from nas.models.presets import PRESETS
-
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's export may start with a byte order mark
-    except OSError as exc:
-        raise CalibrationError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise CalibrationError(f"{path}: not a text CSV (arch,latency_ms)") from None
-    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    reader = csv.DictReader(lines)
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in TIMINGS_COLUMNS if c not in header]
-    if missing:
-        raise CalibrationError(f"{path}: no {' or '.join(repr(c) for c in missing)} column (header: "
-                               f"{','.join(header) or 'none'}); a timings CSV has the columns arch,latency_ms")
-    by_arch: dict[tuple[str, str], tuple[ArchConfig, list[float], list[int], str]] = {}
-    versions: dict[tuple[str, str], str] = {}
-    runtimes: dict[tuple[str, str], str] = {}
-    for number, raw in enumerate(reader, start=2):
-        if None in raw:  # more fields than the header names
-            raise CalibrationError(f"{path}, row {number}: {len(header) + len(raw[None])} fields, but the header names "
-                                   f"{len(header)} ({','.join(header)}); quote a value that holds a comma")
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-        arch, value, resolution = row["arch"], row["latency_ms"], row.get("resolution", "")
-        where = f"{path}, row {number} ({arch or 'no arch'})"
-        runtime = row.get("runtime")
-        if runtime and base is not None and runtime != base.runtime:
-            raise CalibrationError(f"{where}: timed with runtime '{runtime}', but base table '{base.device}' is "
-                                   f"{base.runtime}; calibrate a {runtime} table instead")
-        try:
-            ms = float(value)
-        except ValueError:
-            raise CalibrationError(f"{where}: latency_ms {value!r} is not a number (of ms > 0)") from None
-        if not math.isfinite(ms) or ms <= 0:
-            raise CalibrationError(f"{where}: latency_ms {value} must be a finite number of ms > 0")
-        if (arch, resolution) not in by_arch:
-            cfg = _arch_config(arch, path.parent, where, PRESETS)
-            by_arch[arch, resolution] = (_at_resolution(cfg, resolution, where), [], [], where)
-        by_arch[arch, resolution][1].append(ms)
-        by_arch[arch, resolution][2].append(number)
-        versions.setdefault((arch, resolution), row.get("runtime_version", ""))
-        runtimes.setdefault((arch, resolution), runtime or "")
-    if not by_arch:
-        raise CalibrationError(f"{path}: no timings (rows of arch,latency_ms)")
-    for (arch, _), (_, times, numbers, _) in by_arch.items():
-        if max(times) > DUPLICATE_SPREAD * min(times):
-            slow, fast = numbers[times.index(max(times))], numbers[times.index(min(times))]
-            raise CalibrationError(f"{path}, rows {fast} and {slow} ({arch}): the same network timed "
-                                   f"{min(times):g} and {max(times):g} ms, more than {DUPLICATE_SPREAD:g}x apart; "
-                                   "repeated timings of one network are averaged only when they agree")
-    return [NetworkTiming(arch, cfg, sum(ms) / len(ms), tuple(rows), where, versions[arch, res], runtimes[arch, res])
-            for (arch, res), (cfg, ms, rows, where) in by_arch.items()]
-
-
-def _at_resolution(cfg: ArchConfig, resolution: str, where: str) -> ArchConfig:
-    if not resolution:
-        return cfg
-    try:
-        size = int(resolution)
-        if size <= 0:
-            raise ValueError
-        return cfg.replace(resolution=size)
-    except ValueError:
-        raise CalibrationError(f"{where}: resolution {resolution!r} must be a positive integer") from None
-    except ConfigError as exc:
-        raise CalibrationError(f"{where}: {exc}") from None
-
-
-def _arch_config(arch: str, folder: Path, where: str, presets: dict) -> ArchConfig:
-    if arch in presets:
-        return presets[arch].config.replace(name=arch)
-    for candidate in (Path(arch), folder / arch):
-        if candidate.is_file():
-            return ArchConfig.load(candidate).replace(name=arch)
-    raise CalibrationError(f"{where}: arch '{arch}' is neither a preset (see `nas presets`) nor a config JSON "
-                           "file")
 
 
 # ----------------------------------------------------------------------------- choosing networks to measure
@@ -260,22 +163,16 @@ def choose_networks(space: Any, table: LatencyTable, *, count: int = DEFAULT_NET
 
 def measure_networks(cfgs: list[ArchConfig], table: LatencyTable, *,
                      progress: Callable[[str], None] | None = None) -> list[NetworkTiming]:
-    """Time each network end to end here with the table's runtime, threads and clock."""
-    from nas.latency.backends import TimingPolicy, get_backend
-    from nas.latency.profile import network_policy
-    from nas.latency.validate import measure_latency
+    """Time each network end to end here with the table's runtime, threads and clock.
 
-    backend = get_backend(table.runtime)
-    if not backend.can_time:
-        raise CalibrationError(
-            f"base table '{table.device}' is a {table.runtime} table, which cannot be timed on this machine: "
-            f"time the networks on the device and pass --timings FILE.csv (--export DIR writes them)")
-    threads = table.threads or 1
-    clock = table.provenance.get("clock", "thread" if threads == 1 else "wall")
-    policy = network_policy(TimingPolicy(clock=clock))
+    Raises:
+        CalibrationError: this machine cannot time the table's runtime.
+    """
+    timing_backend(table, role="base table", error=CalibrationError,
+                   instead="time the networks on the device and pass --timings FILE.csv (--export DIR writes them)")
     out = []
     for i, cfg in enumerate(cfgs, start=1):
-        result = measure_latency(cfg, runtime=table.runtime, threads=threads, policy=policy)
+        result = measure_for_table(cfg, table)
         out.append(NetworkTiming(cfg.name, cfg, result["latency_ms"]))
         if progress:
             progress(f"{i}/{len(cfgs)} {cfg.name}: {result['latency_ms']:.2f} ms measured")
@@ -358,7 +255,7 @@ def _two_step(x: Any, y: Any, cols: list[int]) -> tuple[Any, float, float, float
 
 # ----------------------------------------------------------------------------- the calibrated table
 def calibrated_table(base: LatencyTable, fit: CalibrationFit, *, device: str, source: str,
-                     fingerprint: dict[str, Any] | None = None, runtime_version: str | None = None) -> LatencyTable:
+                     fingerprint: HostFingerprint | None = None, runtime_version: str | None = None) -> LatencyTable:
     """A new ``calibrated`` table: every base entry times its kind's scale, ``c0`` per network, provenance."""
     from nas import __version__
 
@@ -377,7 +274,7 @@ def calibrated_table(base: LatencyTable, fit: CalibrationFit, *, device: str, so
         if name in prov:
             provenance[name] = prov[name]
     if fingerprint:
-        provenance["fingerprint"] = fingerprint
+        provenance["fingerprint"] = fingerprint.to_dict()
     block_scales = prov.get("calibration", {}).get("scales") if base.method == "measured" else prov.get("block_scales")
     if block_scales:  # how blocks timed alone add up inside a network: for keys measured later (--only-missing)
         provenance["block_scales"] = block_scales
@@ -395,7 +292,6 @@ def calibration_checks(base: LatencyTable, fit: CalibrationFit) -> Callable[[Lat
     overhead between 0 and the fastest network timed, a leave-one-out error within
     :data:`~nas.latency.store.MAX_LOO_MEAN_PCT` (mean) and :data:`~nas.latency.store.MAX_LOO_MAX_PCT` (worst
     network)."""
-    from nas.latency.store import loo_problems, scale_problems
 
     def check(table: LatencyTable) -> list[str]:
         ratios = sorted(net["measured_ms"] / net["base_ms"] for net in fit.networks if net["base_ms"] > 0)
@@ -412,29 +308,62 @@ def calibration_checks(base: LatencyTable, fit: CalibrationFit) -> Callable[[Lat
     return check
 
 
-def fitted_configs(table: LatencyTable) -> list[ArchConfig]:
-    """The configs a calibrated table was fitted on (validation must not sample them)."""
-    networks = table.provenance.get("calibration", {}).get("networks", [])
-    out = []
-    for net in networks:
-        if isinstance(net, dict) and isinstance(net.get("arch"), dict):
-            try:
-                out.append(ArchConfig.from_dict(net["arch"]))
-            except NasError:
-                continue
-    return out
+# ----------------------------------------------------------------------------- a calibration, start to end
+@dataclass(frozen=True)
+class CalibrationTimings:
+    """Whole-network timings to calibrate on, and where they were made (for the new table's provenance)."""
+
+    timings: list[NetworkTiming]
+    source: str
+    fingerprint: HostFingerprint | None = None  # this machine's, when they were timed here
+    runtime_version: str | None = None  # the runtime's version, when the timings say one
 
 
-def export_networks(cfgs: list[ArchConfig], out_dir: str | Path) -> Path:
-    """Write each network's config JSON and a ``timings.csv`` (arch,latency_ms) to fill in with target timings."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    lines = ["# time each network on the target (e.g. nas export <arch> --format coreml --out <name>.mlpackage,",
-             "# then Xcode's Core ML performance report), write its latency in ms, then run nas latency calibrate",
-             ",".join(TIMINGS_COLUMNS)]
-    for cfg in cfgs:
-        (out / f"{cfg.name}.json").write_text(cfg.to_json(indent=2) + "\n")
-        lines.append(f"{cfg.name}.json,")
-    csv_path = out / "timings.csv"
-    csv_path.write_text("\n".join(lines) + "\n")
-    return csv_path
+def calibration_path(name: str, base: LatencyTable, *, tables_dir: str | Path | None = None,
+                     force: bool = False) -> Path:
+    """Where the calibration of ``base`` named ``name`` is written: never the base table, never a shipped name,
+    never over a table without ``force`` (checked before any timing).
+
+    Raises:
+        UsageError: the name is refused (names the rule).
+    """
+    check_table_name(name)
+    if name == base.device:
+        raise UsageError(f"--as {name} is the base table's name: choose another name (the base table is never "
+                         "overwritten)")
+    return user_table_path(name, tables_dir=tables_dir, force=force)
+
+
+def timings_from_csv(path: str | Path, base: LatencyTable) -> CalibrationTimings:
+    """The timings of a CSV made on the target (:func:`nas.latency.measure.read_timings`)."""
+    timings = read_timings(path, base=base)
+    return CalibrationTimings(timings, f"timings CSV {path} ({len(timings)} networks timed on the target)",
+                              runtime_version=timings_runtime_version(timings))
+
+
+def timings_here(cfgs: list[ArchConfig], base: LatencyTable, space: Any, *,
+                 progress: Callable[[str], None] | None = None) -> CalibrationTimings:
+    """``cfgs`` (networks of ``space``) timed on this machine as :func:`measure_networks` times them."""
+    started = time.perf_counter()
+    timings = measure_networks(cfgs, base, progress=progress)
+    source = (f"measured here by nas latency calibrate ({len(timings)} networks of space '{space.name}', "
+              f"{time.perf_counter() - started:.0f} s)")
+    return CalibrationTimings(timings, source, host_fingerprint(base.runtime, threads=base.threads),
+                              runtime_version(base.runtime))
+
+
+def write_calibration(base: LatencyTable, timed: CalibrationTimings, *, device: str,
+                      tables_dir: str | Path | None = None,
+                      force: bool = False) -> tuple[LatencyTable, CalibrationFit, Path]:
+    """Fit ``timed`` on ``base`` and write the calibrated table ``device`` through the guarded writer
+    (:func:`nas.latency.store.write_user_table` with :func:`calibration_checks`). Returns (table, fit, path).
+
+    Raises:
+        CalibrationError: the timings cannot fit the table.
+        TableWriteError: the table fails its checks (without ``force``) or may not be written there.
+    """
+    fit = fit_calibration(base, timed.timings)
+    table = calibrated_table(base, fit, device=device, source=timed.source, fingerprint=timed.fingerprint,
+                             runtime_version=timed.runtime_version)
+    path = write_user_table(table, tables_dir=tables_dir, force=force, checks=[calibration_checks(base, fit)])
+    return table, fit, path

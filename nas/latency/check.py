@@ -53,19 +53,14 @@ def check_table(table: LatencyTable, *, space: Any = None,
     Raises:
         UsageError: the table's runtime cannot be timed on this machine.
     """
-    from nas.latency.backends import TimingPolicy, get_backend
-    from nas.latency.profile import network_policy
-    from nas.latency.validate import measure_latency, table_space
+    from nas.latency.measure import measure_for_table, timing_backend
+    from nas.latency.provenance import table_space
 
-    if not get_backend(table.runtime).can_time:
-        raise UsageError(f"table '{table.device}' is a {table.runtime} table, which cannot be timed on this machine: "
-                         "nothing to check here")
+    timing_backend(table, instead="nothing to check here")
     space = table_space(table, space)
-    threads = table.threads or 1
-    policy = network_policy(TimingPolicy(clock=table.provenance.get("clock", "thread" if threads == 1 else "wall")))
     rows = []
     for cfg, predicted in check_networks(space, table):
-        measured = measure_latency(cfg, runtime=table.runtime, threads=threads, policy=policy)["latency_ms"]
+        measured = measure_for_table(cfg, table)["latency_ms"]
         rows.append({"name": cfg.name, "predicted_ms": round(predicted, 3), "measured_ms": round(measured, 3),
                      "ratio": round(measured / predicted, 3)})
         if progress:
@@ -81,5 +76,5 @@ def check_table(table: LatencyTable, *, space: Any = None,
         verdict = (f"table '{table.device}' does not hold here: measured/predicted {min(ratios):.2f}-"
                    f"{max(ratios):.2f} on {len(rows)} networks (median x{median:.2f}, tolerance +-{TOLERANCE:.0%}); "
                    f"adapt it: nas latency calibrate --device {table.device} --as NAME{table.tables_option()}")
-    return {"device": table.device, "method": table.method, "runtime": table.runtime, "threads": threads,
+    return {"device": table.device, "method": table.method, "runtime": table.runtime, "threads": table.threads or 1,
             "networks": rows, "median_ratio": round(median, 3), "holds": holds, "verdict": verdict}

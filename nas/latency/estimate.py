@@ -3,7 +3,7 @@
 ``nas tables fit --timings FILE.csv --as NAME`` fits the cost model the iPhone 12 table uses (the per-op features
 of every block, :func:`nas.latency.costmodel.network_features`, priced by non-negative coefficients,
 :func:`~nas.latency.costmodel.fit_nonneg` on relative error) to networks timed on the user's device (the CSV
-``nas latency calibrate --timings`` reads: :func:`nas.latency.calibrate.read_timings`), and writes an
+``nas latency calibrate --timings`` reads: :func:`nas.latency.measure.read_timings`), and writes an
 ``estimated`` table whose cost model prices any block on demand (:mod:`nas.latency.extend`), like ``iphone12``.
 
 The iPhone fit mixes published protocols and fits a scale per protocol; a user's timings are one protocol, so
@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from nas.latency.calibrate import CalibrationError, NetworkTiming
+from nas.errors import UsageError
 from nas.latency.costmodel import CostModel, fit_nonneg, network_features
 from nas.latency.iphone import GROUPS as IPHONE_GROUPS
+from nas.latency.measure import CalibrationError, NetworkTiming
 from nas.latency.table import LatencyTable
 
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -113,6 +114,29 @@ def fit_timings(timings: list[NetworkTiming], *, where: str = "the timings",
     fit_ms = [float(v) for v in X @ np.array([model.coef_ms[g] for g in GROUPS])]
     loo_ms = [float(X[i] @ solve(np.arange(len(y)) != i)) for i in range(len(y))]
     return TimingsFit(model=model, timings=list(timings), fit_ms=fit_ms, loo_ms=loo_ms)
+
+
+def timings_runtime(timings: list[NetworkTiming], runtime: str | None = None, *, where: str = "the timings") -> str:
+    """The runtime a table fitted to ``timings`` is of: ``runtime`` if given, else the one the rows name, else
+    ``unknown``.
+
+    Raises:
+        UsageError: the rows name several runtimes and ``runtime`` is not given (one table is one runtime).
+    """
+    runtimes = sorted({t.runtime for t in timings if t.runtime})
+    if runtime is None and len(runtimes) > 1:
+        raise UsageError(f"{where}: the rows were timed with several runtimes ({', '.join(runtimes)}); one "
+                         "table is one device and runtime: fit each runtime's rows apart")
+    return runtime or (runtimes[0] if runtimes else "unknown")
+
+
+def timings_blocks(timings: list[NetworkTiming]) -> dict[str, Any]:
+    """Block key -> spec of what a table fitted to ``timings`` writes into its file: the blocks of the timed
+    networks and of the presets."""
+    from nas.models.plan import distinct_blocks
+    from nas.models.presets import PRESETS
+
+    return dict(distinct_blocks([t.cfg for t in timings] + [p.config for p in PRESETS.values()]))
 
 
 def estimated_table(result: TimingsFit, specs: Iterable[Any], *, device: str, source: Path, csv_rows: int,

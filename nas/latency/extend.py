@@ -23,8 +23,14 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from nas.errors import UsageError
 from nas.files import write_json
 from nas.latency.table import LatencyTable, user_tables_dir
+
+MAX_KEYS = 5_000  # block keys one `nas tables fit --space` prices without --force (see KEYS_LIMIT_NOTE)
+KEYS_LIMIT_NOTE = ("a key took 0.33 s on average over the first 897 keys of a 16-width ViT space and 0.47 s over the "
+                   "166 keys of a 59 x 39 one, up to 5 s for the widest blocks, on 2 shared cores: 5,000 keys take "
+                   "30-40 min")
 
 
 def cost_model(table: LatencyTable) -> Any:
@@ -83,6 +89,30 @@ def reporting(report: Callable[[str], None]) -> Iterator[None]:
         yield
     finally:
         _REPORT.reset(token)
+
+
+def check_keys_to_price(space: Any, at: int, count: int, *, force: bool = False) -> None:
+    """Refuse pricing ``count`` block keys of ``space`` at ``at`` px ahead of a search when they are more than
+    :data:`MAX_KEYS` (``nas tables fit --space``), unless ``force``.
+
+    Raises:
+        UsageError: too many keys; names the limit, what it costs and the way past it.
+    """
+    if count > MAX_KEYS and not force:
+        raise UsageError(f"space '{space.name}' at {at} px has {count:,} block keys to price, more than the limit of "
+                         f"{MAX_KEYS:,} ({KEYS_LIMIT_NOTE}): pass --force to price them anyway, or narrow the space")
+
+
+def require_cost_model(table: LatencyTable, *, space: str | None = None, resolution: int | None = None) -> None:
+    """Refuse extending ``table`` ahead of a search when it carries no cost model (it is not estimated).
+
+    Raises:
+        UsageError: names the command that measures the missing keys of ``space`` at ``resolution`` instead.
+    """
+    if cost_model(table) is None:
+        raise UsageError(f"table '{table.device}' is {table.method} and carries no cost model: only estimated tables "
+                         f"are extended; measure its missing keys with: nas profile --device {table.device} --space "
+                         f"{space or 'SPACE'} --resolution {resolution or 'R'} --only-missing")
 
 
 def price_blocks(table: LatencyTable, specs: Iterable[Any], *, origin: str = "on demand",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import platform
+from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from importlib import metadata
 from typing import Any
@@ -23,6 +24,29 @@ LOCAL_RUNTIMES = {"onnxruntime": "onnxruntime", "torch": "torch"}  # runtime -> 
 HOST_FIELDS = ("cpu_model", "cores", "machine", "system", "runtime_version")  # what makes another host
 LABELS = {"cpu_model": "CPU", "cores": "cores", "machine": "architecture", "system": "OS",
           "runtime_version": "runtime"}
+
+
+@dataclass(frozen=True)
+class HostFingerprint:
+    """The machine and runtime timings were made with (a table's ``provenance.fingerprint``); None: not recorded."""
+
+    cpu_model: str | None = None
+    cores: int | None = None
+    machine: str | None = None
+    system: str | None = None
+    runtime: str | None = None
+    runtime_version: str | None = None
+    threads: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HostFingerprint:
+        """The fingerprint a table recorded: a field it lacks is not recorded, one this version does not know is
+        left out."""
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``provenance.fingerprint`` record, as table files store it."""
+        return asdict(self)
 
 
 @lru_cache(maxsize=1)
@@ -57,14 +81,14 @@ def runtime_version(runtime: str) -> str | None:
         return None
 
 
-def host_fingerprint(runtime: str, *, threads: int | None) -> dict[str, Any]:
+def host_fingerprint(runtime: str, *, threads: int | None) -> HostFingerprint:
     """This machine's fingerprint for timings made with ``runtime`` and ``threads`` intra-op threads."""
-    return {"cpu_model": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
-            "system": platform.system(), "runtime": runtime, "runtime_version": runtime_version(runtime),
-            "threads": threads}
+    return HostFingerprint(cpu_model=cpu_model(), cores=os.cpu_count(), machine=platform.machine(),
+                           system=platform.system(), runtime=runtime, runtime_version=runtime_version(runtime),
+                           threads=threads)
 
 
-def table_fingerprint(table: Any) -> dict[str, Any] | None:
+def table_fingerprint(table: Any) -> HostFingerprint | None:
     """The fingerprint of the host ``table`` was timed on; None when it was not timed on a host like this one.
 
     Tables without a recorded fingerprint but timed here by an older ``nas profile`` get the fingerprint
@@ -72,12 +96,12 @@ def table_fingerprint(table: Any) -> dict[str, Any] | None:
     """
     prov = table.provenance
     if isinstance(prov.get("fingerprint"), dict):
-        return prov["fingerprint"]
+        return HostFingerprint.from_dict(prov["fingerprint"])
     if table.method != "measured" or table.runtime not in LOCAL_RUNTIMES or prov.get("source") == "user-provided":
         return None
     machine = str(prov.get("machine") or "").split()
-    return {"cpu_model": None, "cores": None, "machine": machine[0] if machine else None, "system": None,
-            "runtime": table.runtime, "runtime_version": table.runtime_version or None, "threads": table.threads}
+    return HostFingerprint(machine=machine[0] if machine else None, runtime=table.runtime,
+                           runtime_version=table.runtime_version or None, threads=table.threads)
 
 
 def host_differences(table: Any) -> tuple[list[str], list[str]] | None:
@@ -88,9 +112,9 @@ def host_differences(table: Any) -> tuple[list[str], list[str]] | None:
     theirs = table_fingerprint(table)
     if theirs is None:
         return None
-    ours = host_fingerprint(theirs.get("runtime") or table.runtime, threads=table.threads)
-    differ = [f for f in HOST_FIELDS if theirs.get(f) is not None and theirs.get(f) != ours.get(f)]
-    unknown = [f for f in HOST_FIELDS if theirs.get(f) is None]
+    ours = host_fingerprint(theirs.runtime or table.runtime, threads=table.threads)
+    differ = [f for f in HOST_FIELDS if getattr(theirs, f) is not None and getattr(theirs, f) != getattr(ours, f)]
+    unknown = [f for f in HOST_FIELDS if getattr(theirs, f) is None]
     return differ, unknown
 
 
@@ -109,10 +133,10 @@ def host_notice(table: Any) -> str | None:
     if diff is None or diff == ([], []):
         return None
     differ, unknown = diff
-    theirs = table_fingerprint(table) or {}
-    ours = host_fingerprint(theirs.get("runtime") or table.runtime, threads=table.threads)
-    labels = {**LABELS, "runtime_version": theirs.get("runtime") or table.runtime}
-    parts = [f"{labels[f]} {_show(theirs.get(f))} there, {_show(ours.get(f))} here" for f in differ]
+    theirs = table_fingerprint(table) or HostFingerprint()
+    ours = host_fingerprint(theirs.runtime or table.runtime, threads=table.threads)
+    labels = {**LABELS, "runtime_version": theirs.runtime or table.runtime}
+    parts = [f"{labels[f]} {_show(getattr(theirs, f))} there, {_show(getattr(ours, f))} here" for f in differ]
     if unknown:
         parts.append(f"its {_and([labels[f] for f in unknown])} {'was' if len(unknown) == 1 else 'were'} not recorded")
     verdict = "was measured on another machine" if differ else "may have been measured on another machine"

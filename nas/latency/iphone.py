@@ -344,6 +344,22 @@ def default_table_path() -> Path:
     return data_dir("latency_tables") / f"{DEVICE}.json"
 
 
+def refit_path(out: str | Path | None = None, *, force: bool = False) -> Path:
+    """Where a refit is written: ``out``, else the shipped table, which only ``force`` rewrites.
+
+    Raises:
+        UsageError: the target is a table shipped with nas and ``force`` is not given.
+    """
+    from nas.errors import UsageError
+    from nas.latency.table import is_shipped
+
+    target = Path(out) if out else default_table_path()
+    if is_shipped(target) and not force:
+        raise UsageError(f"refitting {DEVICE} writes {target}, a table shipped with nas: pass --force to rewrite it, "
+                         "or --out FILE to write the refit elsewhere")
+    return target
+
+
 def fit_and_write(path: str | Path | None = None, *,
                   progress: Callable[[int, int], None] | None = None) -> tuple[Any, IphoneFit]:
     """Refit the model and write the estimated table (default: the shipped ``iphone12.json``)."""

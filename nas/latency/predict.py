@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from nas.config import ArchConfig
+from nas.errors import NasError
 from nas.latency.table import LatencyTable
 from nas.models.plan import plan
 
@@ -126,3 +127,23 @@ def _look_up(keys: tuple[tuple[str, str], ...],
 def predict_ms(cfg: ArchConfig, table: LatencyTable) -> float:
     """Just the total (ms); same errors as :func:`predict_latency`."""
     return predict_latency(cfg, table).total_ms
+
+
+def resolution_note(arch: str, cfg: ArchConfig, table: LatencyTable, at: int) -> str | None:
+    """What to know about ``arch`` (``cfg``, at its own resolution) priced at ``at`` px on ``table``: that it is not
+    its own resolution, or that the table's (where searches of its space price it) gives another number; None
+    when both agree."""
+    from nas.models.presets import PRESETS
+
+    own = cfg.resolution
+    if at != own:
+        return f"{arch} is priced at {at} px, not at its own {own} px"
+    if at == table.resolution:
+        return None
+    where = " (where searches of its space price the presets)" if arch in PRESETS else ""
+    try:
+        there = predict_latency(cfg.replace(resolution=table.resolution), table, extend=False).total_ms
+    except NasError:
+        return f"{arch} is priced at its own {own} px; the table is at {table.resolution} px{where}"
+    return (f"{arch} is priced at its own {own} px; at the table's {table.resolution} px{where} it is "
+            f"{there:.2f} ms: --resolution {table.resolution}")

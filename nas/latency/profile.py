@@ -33,7 +33,9 @@ from nas.errors import NasError
 from nas.files import write_json
 from nas.latency.backends import LatencyBackend, TimingPolicy, get_backend
 from nas.latency.host import host_fingerprint
-from nas.latency.table import LatencyTable, read_table, save_table
+from nas.latency.measure import clock_for, network_policy, table_clock, time_network, timing_backend
+from nas.latency.store import user_table_path
+from nas.latency.table import LatencyTable, TableError, read_table, save_table, user_tables_dir
 from nas.models.plan import BlockSpec, plan
 from nas.space_members import block_specs, calibration_members
 
@@ -82,25 +84,6 @@ def measure_block(spec: BlockSpec, backend: LatencyBackend, *, threads: int, pol
             "params": count_params(module)}
 
 
-def measure_network(cfg: Any, backend: LatencyBackend, *, threads: int, policy: TimingPolicy,
-                    batch: int = 1) -> float:
-    """End-to-end median (ms) of the whole network ``cfg`` at its deploy resolution."""
-    import torch
-
-    from nas.models.builder import build_model
-
-    torch.manual_seed(0)
-    model = build_model(cfg).eval()
-    x = torch.randn(batch, cfg.in_chans, cfg.resolution, cfg.resolution)
-    return backend.measure(model, x, threads=threads, policy=policy).median_ms
-
-
-def network_policy(policy: TimingPolicy) -> TimingPolicy:
-    """The timing policy for whole networks: same clock, 5x the block budget (networks take 5-500 ms)."""
-    return TimingPolicy(warmup_runs=2, warmup_s=0.0, min_runs=7, max_runs=200,
-                        budget_s=5 * policy.budget_s, clock=policy.clock)
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -115,7 +98,7 @@ def _new_table(device: str, backend: LatencyBackend, space: Any, *, threads: int
         provenance={
             "date": _now(), "tool_version": __version__, "host": socket.gethostname(),
             "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-            "fingerprint": host_fingerprint(backend.name, threads=threads),
+            "fingerprint": host_fingerprint(backend.name, threads=threads).to_dict(),
             "python": platform.python_version(),
             "space": space.name, **({"space_path": str(space.path)} if space.path else {}),
             "warmup": f"{policy.warmup_runs} runs and >= {policy.warmup_s} s",
@@ -126,6 +109,40 @@ def _new_table(device: str, backend: LatencyBackend, space: Any, *, threads: int
             "complete": False,
         },
     )
+
+
+def prepare_profile(device: str, *, runtime: str, tables_dir: str | Path | None = None, force: bool = False) -> Path:
+    """Where ``nas profile --device DEVICE`` writes, once this machine can time ``runtime`` and the writer's rules
+    (:func:`nas.latency.store.user_table_path`) allow it: an unfinished table there is resumed; a finished one is
+    replaced only with ``force``, which removes it so the profile starts afresh.
+
+    Raises:
+        UsageError: the runtime cannot be timed here, or the table may not be written there.
+    """
+    timing_backend(runtime, instead="use --export DIR")
+    path = user_table_path(device, tables_dir=tables_dir, force=force, option="--device", resume=True)
+    if force and path.exists():
+        path.unlink()  # --force: a new profile, not a resumed one
+    return path
+
+
+def missing_keys_path(table: LatencyTable, *, tables_dir: str | Path | None = None) -> Path:
+    """Where ``nas profile --only-missing`` writes ``table`` with the keys it adds: its own file in ``tables_dir``
+    (default: the user folder), or there a copy of a table found elsewhere that takes precedence over it."""
+    return user_table_path(table.device, tables_dir=tables_dir, updating=table, option="--device")
+
+
+def import_path(device: str, *, runtime: str, tables_dir: str | Path | None = None, force: bool = False) -> Path:
+    """Where ``nas profile import --device DEVICE`` writes: a measured ``runtime`` table already there is extended
+    by the CSV (the blocks ``--only-missing --export`` wrote); any other table is replaced only with ``force``."""
+    target, extends = Path(tables_dir or user_tables_dir()) / f"{device}.json", None
+    if target.is_file():
+        try:
+            existing = read_table(target)
+            extends = existing if existing.method == "measured" and existing.runtime == runtime else None
+        except TableError:
+            pass
+    return user_table_path(device, tables_dir=tables_dir, force=force, updating=extends, option="--device")
 
 
 def profile_space(
@@ -150,7 +167,7 @@ def profile_space(
         runtime: backend name (``nas.latency.backends.BACKENDS``).
         threads: intra-op threads of the runtime.
         batch: batch size of the timed inputs.
-        policy: timing policy (default: thread CPU clock when threads == 1, wall clock otherwise).
+        policy: timing policy (default: the clock :func:`nas.latency.measure.clock_for` ``threads``).
         calibration_networks: random members measured end to end (beside the space's presets) to fit the
             network-level residual once every key is measured.
         save_every: write the partial table every this many keys.
@@ -159,7 +176,7 @@ def profile_space(
     Returns the table (complete, or partial if interrupted: KeyboardInterrupt is re-raised after saving).
     """
     backend = get_backend(runtime)
-    policy = policy or TimingPolicy(clock="thread" if threads == 1 else "wall")
+    policy = policy or TimingPolicy(clock=clock_for(threads))
     path = Path(path)
     specs = block_specs(space)
     if path.exists():
@@ -214,21 +231,18 @@ def profile_missing(table: LatencyTable, space: Any, *, resolution: int | None =
     Raises:
         ProfileError: the table is estimated, cannot be timed here, or was timed on another machine.
     """
-    from nas.latency.host import host_fingerprint, host_notice, host_status
+    from nas.latency.host import host_notice, host_status
 
     where = f"table '{table.device}'"
     if table.method == "estimated":
         raise ProfileError(f"{where} is estimated: its cost model prices missing keys itself (nas tables fit "
                            f"--device {table.device} --space SPACE --resolution R does it ahead of time)")
-    backend = get_backend(table.runtime)
-    if not backend.can_time:
-        raise ProfileError(f"{where} is a {table.runtime} table, which cannot be timed here: add --export DIR to "
-                           "write the missing blocks, time them on the device, then nas profile import CSV")
+    backend = timing_backend(table, error=ProfileError, instead="add --export DIR to write the missing blocks, time "
+                             "them on the device, then nas profile import CSV")
     if host_status(table) == "differs":
         raise ProfileError(f"{host_notice(table)}: measured here, its missing keys would mix two machines")
     threads = table.threads or 1
-    clock = table.provenance.get("clock", "thread" if threads == 1 else "wall")
-    policy = policy or TimingPolicy(**{**table.provenance.get("timing_policy", {}), "clock": clock})
+    policy = policy or TimingPolicy(**{**table.provenance.get("timing_policy", {}), "clock": table_clock(table)})
     at = resolution or space.resolution
     specs = block_specs(space, resolution=at)
     todo = [key for key in specs if key not in table.entries]
@@ -240,7 +254,7 @@ def profile_missing(table: LatencyTable, space: Any, *, resolution: int | None =
               else prov.get("block_scales", {}))
     origin = f"nas profile --space {space.name} --resolution {at} --only-missing"
     record = {"space": space.name, "resolution": at, "keys": len(todo), "measured": 0, "date": _now(),
-              "fingerprint": host_fingerprint(table.runtime, threads=threads)}
+              "fingerprint": host_fingerprint(table.runtime, threads=threads).to_dict()}
     prov.setdefault("extensions", []).append(record)
     path = Path(path)
     try:
@@ -277,7 +291,7 @@ def calibrate_table(table: LatencyTable, space: Any, *, backend: LatencyBackend,
     configs = calibration_members(space, count=count, seed=CALIBRATION_SEED)
     for cfg in configs:
         if cfg.name not in measured:
-            ms = measure_network(cfg, backend, threads=threads, policy=network_policy(policy))
+            ms = time_network(cfg, backend, threads=threads, policy=network_policy(policy)).median_ms
             measured[cfg.name] = round(ms, 4)
             if progress:
                 progress(f"calibration network {cfg.name}: {measured[cfg.name]:.2f} ms")

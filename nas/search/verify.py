@@ -28,7 +28,7 @@ def verify_front(front: Sequence[TrialRecord], *, budget_ms: float, k: int, tabl
         config_of: the run's space replaying a trial's Optuna params to its ArchConfig.
         log: receives one line per measured point.
     """
-    from nas.latency.validate import measure_latency
+    from nas.latency.measure import measure_latency
 
     out = []
     threads = int(table.threads or 1)
