@@ -75,7 +75,8 @@ def report(run_dir: str, timings_csv: str | None, as_json: bool) -> None:
 def _take_timings(run_dir: str, timings_csv: str) -> None:
     """Record the measured times of ``timings_csv`` in the run (measured.json, pareto.json's points)."""
     from nas.run import load_run
-    from nas.run.measured import timings_measurements, write_measured, write_pareto_measured
+    from nas.run.folder import write_pareto_measured
+    from nas.run.measured import timings_measurements, write_measured
 
     run = load_run(run_dir)
     measured = write_measured(run.path, timings_measurements(run, timings_csv))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from nas.errors import UsageError
 from nas.files import write_atomic, write_json
 from nas.run.front import front_of
 from nas.run.measured import Measurement, read_measured, with_measured
-from nas.run.meta import RunMeta
+from nas.run.meta import RunFolderError, RunMeta
 from nas.run.record import TRIAL_COLUMNS, PresetRow, TrialRecord
 
 RUN_JSON, STUDY_DB, TRIALS_CSV = "run.json", "study.db", "trials.csv"
@@ -184,3 +185,19 @@ class RunWriter:
     def _write_presets(self) -> None:
         write_json(self.path / PRESETS_JSON,
                    [p.to_dict(is_accuracy=self.meta.metric.is_accuracy) for p in self.presets.values()])
+
+
+def write_pareto_measured(folder: str | Path, measured: dict[int, Measurement]) -> None:
+    """Set each pareto.json point's ``measured_ms`` from ``measured`` (the search's writer does the same)."""
+    path = Path(folder) / PARETO_JSON
+    if not path.is_file():
+        return
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"'{path}' cannot be read as JSON: {exc}") from None
+    for point in data.get("points") or []:
+        m = measured.get(int(point.get("trial", -1)))
+        if m is not None:
+            point["measured_ms"] = m.measured_ms
+    write_json(path, data)

@@ -75,7 +75,7 @@ def timings_measurements(run: Any, timings_csv: str | Path) -> list[Measurement]
     """
     from nas.config import arch_id
     from nas.errors import UsageError
-    from nas.latency.calibrate import read_timings
+    from nas.latency.measure import read_timings
     from nas.latency.table import load_table
 
     base = load_table(run.device, run.meta.tables_dir)
@@ -88,21 +88,3 @@ def timings_measurements(run: Any, timings_csv: str | Path) -> list[Measurement]
                              "timings of its front (nas export RUN --front writes the list to fill in)")
         out.append(Measurement(record.trial, round(timing.latency_ms, 6), f"timings: {Path(timings_csv).name}"))
     return out
-
-
-def write_pareto_measured(folder: str | Path, measured: dict[int, Measurement]) -> None:
-    """Set each pareto.json point's ``measured_ms`` from ``measured`` (the search's writer does the same)."""
-    from nas.run.folder import PARETO_JSON
-
-    path = Path(folder) / PARETO_JSON
-    if not path.is_file():
-        return
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RunFolderError(f"'{path}' cannot be read as JSON: {exc}") from None
-    for point in data.get("points") or []:
-        m = measured.get(int(point.get("trial", -1)))
-        if m is not None:
-            point["measured_ms"] = m.measured_ms
-    write_json(path, data)

@@ -246,16 +246,14 @@ def _check_reachable(limits: Limits, space: Any, fastest_params: dict[str, Any],
 
 def _check_verify(verify: int | None, table: Any) -> int:
     """--verify K: at least 1, and on a device whose runtime this machine can time."""
-    from nas.latency.backends import get_backend
+    from nas.latency.measure import timing_backend
 
     if verify is not None and verify < 0:
         raise UsageError(f"--verify must be 1 or more (front points to measure), got {verify}")
     if not verify:
         return 0
-    if not get_backend(table.runtime).can_time:
-        raise UsageError(f"--verify measures on this machine, which cannot time '{table.device}' ({table.runtime}); "
-                         f"for a phone: nas export RUN --front --format coreml --out DIR, time the models on it, "
-                         f"then nas report RUN --timings DIR/timings.csv")
+    timing_backend(table, role="--verify's device", instead="for a phone: nas export RUN --front --format coreml "
+                   "--out DIR, time the models on it, then nas report RUN --timings DIR/timings.csv")
     return int(verify)
 
 
