@@ -8,13 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_cases import assert_one_line_error, run_cli
 
 from nas.models.builder import build_model
 from nas.models.stats import count_params
 from nas.proxy.accuracy import RECIPES, SHIPPED_CSV, load_accuracy_rows, params_problem
 from nas.proxy.accuracy.dataset import dataset_digest
 from nas.proxy.accuracy.predictor import FEATURES_FILE
+from nas.testing.cli import assert_one_line_error, run_cli
 
 ROWS = load_accuracy_rows()
 FAMILIES = {"vit", "mobilevit", "mobilevitv2", "efficientformer", "litv2"}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from cli_cases import assert_one_line_error, run_cli
+
+from nas.testing.cli import assert_one_line_error, run_cli
 
 CASES = [
     (["arch", "show", "no-such-net"], 2, "unknown preset 'no-such-net'"),

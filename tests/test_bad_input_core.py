@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_cases import assert_one_line_error, run_cli
 
 from nas.models.presets import get_preset
+from nas.testing.cli import assert_one_line_error, run_cli
 
 VIT = "families:\n  vit:\n    embed_dim: [192]\n"
 SPACES = {

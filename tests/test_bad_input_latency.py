@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_cases import assert_one_line_error, run_cli
 
 from nas.resources import data_dir
+from nas.testing.cli import assert_one_line_error, run_cli
 
 CSVS = {
     "no-latency.csv": "arch,ms\ndeit-tiny,30\n",

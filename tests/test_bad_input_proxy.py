@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from cli_cases import assert_one_line_error, run_cli
+
+from nas.testing.cli import assert_one_line_error, run_cli
 
 ARCH = "mobilevit-xxs"
 TRAIN = ["proxy", ARCH, "--proxy", "train"]

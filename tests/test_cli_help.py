@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from cli_cases import run_cli
 
 from nas.proxy import DEFAULT_PROXY, PROXIES
 from nas.search import DEFAULT_SAMPLER
 from nas.search.samplers import SAMPLERS
+from nas.testing.cli import run_cli
 
 
 def _option_help(command: str, option: str) -> str:

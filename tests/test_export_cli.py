@@ -1,4 +1,4 @@
-"""`nas export` on a run folder (a small real search, see report_run.py), a config and a preset; bad input."""
+"""`nas export` on a run folder (a small real search, see nas.testing.runs), a config and a preset; bad input."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from report_run import cached_search_run, space_path
 
 from nas.cli import cli, main
 from nas.config import ArchConfig
@@ -15,6 +14,7 @@ from nas.models.builder import build_model
 from nas.models.stats import count_params
 from nas.run import NoFeasibleTrialError, NotARunError, UnknownTrialError, load_run
 from nas.space import load_space
+from nas.testing.runs import cached_search_run, space_path
 
 
 @pytest.fixture(scope="module")

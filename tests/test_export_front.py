@@ -7,13 +7,14 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from report_run import DEVICE, cached_search_run
 
 from nas.cli import cli, main
 from nas.config import ArchConfig
 from nas.latency.measure import read_timings
 from nas.latency.table import load_table
 from nas.run import load_run
+from nas.testing.runs import REPORT_DEVICE as DEVICE
+from nas.testing.runs import cached_search_run
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import json
 import random
 
 import pytest
-from cli_cases import run_cli
 
 from nas.config import ArchConfig
 from nas.latency.calibrate import (
@@ -23,6 +22,7 @@ from nas.latency.table import load_table, read_table, save_table
 from nas.space import parse_space
 from nas.space_members import block_specs
 from nas.testing import write_table
+from nas.testing.cli import run_cli
 
 SPACE = {
     "name": "tiny-cal", "resolution": 64, "num_classes": 10,

@@ -119,7 +119,7 @@ def test_calibrate_by_timing_here_then_check(setup):
 def test_a_measured_table_refuses_a_missing_key_then_measures_only_those(setup, tmp_path, monkeypatch):
     import shutil
 
-    from cli_cases import assert_one_line_error, run_cli
+    from nas.testing.cli import assert_one_line_error, run_cli
 
     root, shared = setup
     monkeypatch.chdir(tmp_path)  # short relative paths, as a user types them

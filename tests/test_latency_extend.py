@@ -6,12 +6,12 @@ import dataclasses
 import json
 
 import pytest
-from cli_cases import run_cli
 
 from nas.latency.extend import added_path, cost_model, model_version
 from nas.latency.table import load_table
 from nas.models.presets import get_preset
 from nas.testing import write_space
+from nas.testing.cli import run_cli
 
 SPACE_256 = {
     "name": "mv2-256", "resolution": 256, "num_classes": 1000,

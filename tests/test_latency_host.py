@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_cases import run_cli
 
 from nas.latency.host import HostFingerprint, host_fingerprint, host_notice, host_status, table_fingerprint
 from nas.latency.table import LatencyTable, save_table
+from nas.testing.cli import run_cli
 
 
 def measured(device: str = "box", **provenance) -> LatencyTable:

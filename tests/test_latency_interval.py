@@ -6,7 +6,6 @@ import copy
 import math
 
 import pytest
-from cli_cases import assert_one_line_error, run_cli
 
 from nas.latency.interval import (
     ConfidenceError,
@@ -18,6 +17,7 @@ from nas.latency.interval import (
 )
 from nas.latency.table import load_table
 from nas.models.presets import get_preset
+from nas.testing.cli import assert_one_line_error, run_cli
 
 
 @pytest.fixture(autouse=True)

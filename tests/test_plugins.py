@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 from test_cli_help import listed_names
-from test_search_support import DEVICE, write_tiny_setup
 
 from nas.proxy import PROXIES
 from nas.search.samplers import SAMPLERS, register_sampler
+from nas.testing.runs import TINY_DEVICE as DEVICE
+from nas.testing.runs import write_tiny_setup
 
 PROXY_MODULE = '''
 """A proxy in one file: the network's depth in blocks (a real, if weak, signal)."""
@@ -107,7 +108,7 @@ def test_a_new_proxy_and_sampler_module_need_no_other_edit(tmp_path: Path) -> No
 
 
 def test_a_sampler_registered_at_run_time_is_listed_and_made(request) -> None:
-    from cli_cases import run_cli
+    from nas.testing.cli import run_cli
 
     @register_sampler("runtime-random", static_genome=True)
     def runtime_random(*, seed: int):
@@ -129,7 +130,7 @@ def test_a_sampler_registered_at_run_time_is_listed_and_made(request) -> None:
 ])
 def test_an_unknown_name_is_one_line_listing_the_registry(argv: list[str], phrase: str) -> None:
     """Exit 2 and one line naming every registered entry (the search itself checks the name)."""
-    from cli_cases import assert_one_line_error, run_cli
+    from nas.testing.cli import assert_one_line_error, run_cli
 
     registry = PROXIES if "--proxy" in argv else SAMPLERS
     result = run_cli(argv)

@@ -1,4 +1,4 @@
-"""`nas report` on a run folder (a small real search, see report_run.py): files, PNG size, the front table."""
+"""`nas report` on a run folder (a small real search, see nas.testing.runs): files, PNG size, the front table."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import shutil
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from report_run import cached_search_run
 
 from nas.cli import cli, main
 from nas.report import write_report
 from nas.report.plots import PNG_DPI, PNG_SIZE_IN
 from nas.run import NotARunError, load_run
+from nas.testing.runs import cached_search_run
 
 
 @pytest.fixture(scope="module")

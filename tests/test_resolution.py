@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_cases import assert_one_line_error, run_cli
 
 from nas.space import RESOLUTION, load_space, parse_space
 from nas.testing import write_space
+from nas.testing.cli import assert_one_line_error, run_cli
 
 MV2 = {"name": "mv2", "num_classes": 1000,
        "families": {"mobilevitv2": {"width_mult": [0.5, 0.75], "depths": {"per_stage": [[1, 2], [2], [2]]},
@@ -76,6 +76,6 @@ def test_the_deploy_resolution_is_recorded_in_run_json_the_report_and_exports(tm
     doc = json.loads(exported.read_text())
     best = max(points, key=lambda p: p["score"])
     assert doc["resolution"] == doc["arch"]["resolution"] == best["resolution"]
-    resumed = run_cli(["search", "--resume", "--out", str(out), "--trials", "5", "--json"])
+    resumed = run_cli(["search", "--resume", "--out", str(out), "--trials", "5", "--workers", "1", "--json"])
     assert resumed.code == 0, resumed.stderr
     assert json.loads((out / "run.json").read_text())["resolutions"] == [224, 256]

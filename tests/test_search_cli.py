@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_search_support import DEVICE, write_tiny_setup
 
 from nas.cli import cli
 from nas.errors import UnknownNameError, UsageError
@@ -17,6 +16,8 @@ from nas.proxy.train import TrainProxy
 from nas.run import RECORD_ATTR, TrialRecord, load_run
 from nas.search import BudgetError, NothingScoredError
 from nas.search.storage import NoStudyError, StorageError
+from nas.testing.runs import TINY_DEVICE as DEVICE
+from nas.testing.runs import write_tiny_setup
 
 
 class CountingTrain(TrainProxy):

@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_cases import assert_one_line_error, run_cli
-from test_search_support import DEVICE, write_tiny_setup
 
 from nas.run import load_run
+from nas.testing.cli import assert_one_line_error, run_cli
+from nas.testing.runs import TINY_DEVICE as DEVICE
+from nas.testing.runs import write_tiny_setup
 
 OTHER = "tinydev-b"  # a second device: the same blocks, priced three times as slow
 

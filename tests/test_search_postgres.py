@@ -14,7 +14,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_search_support import DEVICE, write_tiny_setup
+
+from nas.testing.runs import TINY_DEVICE as DEVICE
+from nas.testing.runs import write_tiny_setup
 
 URL = os.environ.get("NAS_TEST_POSTGRES_URL")
 CLI = [sys.executable, "-c", "from nas.cli import main; main()"]

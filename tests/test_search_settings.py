@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_search_support import DEVICE, write_tiny_setup
 
 from nas.search import run_search
 from nas.search.plan import resolve_plan
@@ -22,6 +21,8 @@ from nas.search.settings import (
     setting,
     shared_settings,
 )
+from nas.testing.runs import TINY_DEVICE as DEVICE
+from nas.testing.runs import write_tiny_setup
 
 
 @dataclass(frozen=True)

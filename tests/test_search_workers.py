@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from test_search_support import DEVICE, write_tiny_setup
-
 from nas.run import TrialRecord
+from nas.testing.runs import TINY_DEVICE as DEVICE
+from nas.testing.runs import write_tiny_setup
 
 CLI = [sys.executable, "-c", "from nas.cli import main; main()"]
 CLAIMERS, QUEUED_EACH = 4, 25

@@ -12,13 +12,13 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_cases import assert_one_line_error, run_cli
 
 from nas.latency.predict import predict_latency
 from nas.latency.store import MIN_NETWORK_MS, TableWriteError, floor_problems, user_table_path, write_user_table
 from nas.latency.table import load_table, read_table, save_table
 from nas.models.presets import PRESETS
 from nas.resources import data_dir
+from nas.testing.cli import assert_one_line_error, run_cli
 
 NETWORKS = ("deit-tiny", "mobilevit-xxs", "mobilevit-xs", "mobilevitv2-0.5", "mobilevitv2-1.0", "efficientformer-l1",
             "litv2-s", "deit-small")

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_cases import assert_one_line_error, run_cli
 
 from nas.latency import estimate
 from nas.latency.costmodel import CostModel, network_features
 from nas.models.presets import PRESETS
 from nas.resources import data_dir
+from nas.testing.cli import assert_one_line_error, run_cli
 
 TRUTH = {"mac": 2.0e-9, "softmax": 4.0e-7, "act": 3.0e-7, "move": 2.0e-7, "memory": 5.0e-7, "op": 4.0e-3,
          "network": 0.3}

@@ -17,7 +17,7 @@ import torch
 from nas.config import ArchConfig
 from nas.errors import ConfigError, UsageError
 from nas.models.families import build_family
-from tests.cli_cases import run_cli
+from nas.testing.cli import run_cli
 
 TINY = {  # 64 px, 10 classes: a class-token ViT and a hybrid MobileViTv2 with MobileViT blocks
     "vit": ("vit", {"embed_dim": 32, "head_dim": 16, "depth": 2, "mlp_ratio": 2.0, "patch_size": 16}),

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,12 +24,9 @@ from nas.errors import NasError, UsageError
 from nas.files import write_atomic
 from nas.models.builder import build_model
 from nas.models.stats import count_params
-from nas.proxy.base import ProxyResult, Stopwatch, is_oom, proxy_resolution, torch_threads
+from nas.proxy.base import Proxy, ProxyResult, Stopwatch, is_oom, proxy_resolution, torch_threads
 from nas.proxy.data import Dataset
 from nas.proxy.transforms import random_crop, random_hflip, resize
-
-if TYPE_CHECKING:
-    from nas.proxy.train import TrainProxy
 
 STATE_FORMAT = 1
 
@@ -51,7 +48,7 @@ class TrainSession:
         failure: why the run failed (non-finite loss, out of memory), or "".
     """
 
-    def __init__(self, proxy: TrainProxy, cfg: ArchConfig, data: Dataset, *, seed: int,
+    def __init__(self, proxy: Proxy, cfg: ArchConfig, data: Dataset, *, seed: int,
                  device: torch.device, state: str | Path | None = None):
         self.proxy, self.cfg, self.data, self.seed, self.device = proxy, cfg, data, seed, device
         self.resolution = proxy_resolution(cfg, proxy.resolution)

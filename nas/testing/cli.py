@@ -1,4 +1,4 @@
-"""Run the real `nas` entry point in-process and check bad-input cases.
+"""Run the real `nas` entry point in-process and check its one-line errors (for nas's tests and plug-ins').
 
 The bad-input suites (``tests/test_bad_input_*.py``) are tables of (argv, expected exit code, a phrase
 of the message); each case goes through ``nas.cli.main`` exactly as a user's command would (its error
