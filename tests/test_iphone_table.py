@@ -28,6 +28,7 @@ def test_shipped_table_loads_as_an_estimated_coreml_table(table):
     assert set(table.provenance["protocol_scales"]) == set(iphone.PROTOCOLS)
 
 
+@pytest.mark.slow  # every block key of the default space
 def test_shipped_table_covers_every_key_of_the_default_space(table):
     from nas.space import load_space
 

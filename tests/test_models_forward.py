@@ -39,6 +39,7 @@ def test_presets_forward_at_deploy_resolution_shapes():
             assert tuple(x.shape[1:]) == spec.out_shape
 
 
+@pytest.mark.slow  # 200 networks built and run
 def test_200_seeded_samples_build_and_run(default_space):
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     families = set()

@@ -56,6 +56,7 @@ def test_bad_resolution_flags_are_one_line():
                           "key 'resolution': 225 does not fit family vit")
 
 
+@pytest.mark.slow  # an iPhone search at 224/256 px, export and resume
 def test_the_deploy_resolution_is_recorded_in_run_json_the_report_and_exports(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # entries the iPhone cost model adds
     space = write_space(tmp_path, {**MV2, "resolution": 256})

@@ -162,6 +162,7 @@ def test_resume_of_a_run_without_report_writes_none(tiny, tmp_path: Path) -> Non
     assert not (out / "report.md").exists() and len([r for r in load_run(out).records if r.scored]) == 3
 
 
+@pytest.mark.slow  # a search on worker processes
 def test_workers_beyond_the_cores_are_capped_with_a_note(tiny, tmp_path: Path) -> None:
     from nas.search.plan import default_workers
 

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from nas.run import TrialRecord, load_run
 from nas.testing.runs import TINY_DEVICE as DEVICE
 from nas.testing.runs import write_tiny_setup
@@ -46,6 +48,7 @@ def _scored(records) -> list[TrialRecord]:
     return [r for r in records if r.scored]
 
 
+@pytest.mark.slow  # three real search processes
 def test_sigterm_sigkill_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
     space, tables = write_tiny_setup(tmp_path)
     out = tmp_path / "run"

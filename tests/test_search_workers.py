@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from nas.run import TrialRecord
 from nas.testing.runs import TINY_DEVICE as DEVICE
 from nas.testing.runs import write_tiny_setup
@@ -116,6 +118,7 @@ def _two_worker_search(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     return proc, out
 
 
+@pytest.mark.slow  # worker processes killed and resumed
 def test_a_killed_worker_loses_no_promotion(tmp_path: Path) -> None:
     proc, out = _two_worker_search(tmp_path)
     pid, victim = _freeze_a_worker_mid_rung(proc, out, deadline=time.monotonic() + 240)
@@ -137,6 +140,7 @@ def test_a_killed_worker_loses_no_promotion(tmp_path: Path) -> None:
     assert json.loads(out_text)["scored"] == len(scored)
 
 
+@pytest.mark.slow  # a coordinator process killed, its workers watched
 def test_workers_do_not_outlive_a_killed_coordinator(tmp_path: Path) -> None:
     """SIGKILL of the search's parent process: its worker processes stop at once (parent-death signal), and what
     they held is continued on --resume."""
