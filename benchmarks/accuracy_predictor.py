@@ -18,7 +18,9 @@ same for every signal, the only numbers reported:
 
 Zero-cost proxies are computed as `nas search` computes them with no --data: the embedded `digits` data,
 seed 0, each proxy's default options, one thread; their seconds per network are recorded beside them and
-cached in results/accuracy_predictor_scores.json (recomputed only for a changed row or --recompute).
+cached in results/accuracy_predictor_scores.json (recomputed only for a changed row or --recompute; a row
+holding the same network at the same input size as another, e.g. ViT-B/16 under DeiT, AugReg and SAM, takes
+that row's scores and seconds).
 
 The predictor's variants (feature sets x ridge x ceiling x recipe mode) are all scored on LOPO and kept in
 the ablation table; the shipped one is chosen on that protocol by a fixed rule (highest LOPO Kendall, MAE
@@ -130,6 +132,11 @@ def zero_cost_scores(rows: Sequence[AccuracyRow], *, recompute: bool = False) ->
             entry = cache.setdefault(name, {}).get(row.name)
             if entry is not None and entry["arch"] == arch_id(row.config):
                 continue
+            # Another row holding the same network at the same input size (one recipe's twin) has its score.
+            twin = next((e for e in cache[name].values() if e["arch"] == arch_id(row.config)), None)
+            if twin is not None:
+                cache[name][row.name] = dict(twin)
+                continue
             data = data or load_dataset(ZERO_COST_DATA, seed=ZERO_COST_SEED)
             result = proxy.evaluate(row.config, data, seed=ZERO_COST_SEED)
             if not result.ok:
@@ -137,9 +144,14 @@ def zero_cost_scores(rows: Sequence[AccuracyRow], *, recompute: bool = False) ->
             cache[name][row.name] = {"score": result.score, "seconds": round(result.seconds, 3),
                                      "cpu_seconds": round(result.cpu_seconds or 0.0, 3), "arch": arch_id(row.config)}
             print(f"{name} {row.name}: {result.score:.4g} ({result.seconds:.1f} s)", flush=True)
-            SCORES.write_text(json.dumps({"data": ZERO_COST_DATA, "seed": ZERO_COST_SEED, "threads": 1,
-                                          "options": "each proxy's defaults", "scores": cache}, indent=1) + "\n")
+            _save_scores(cache)
+    _save_scores(cache)
     return cache
+
+
+def _save_scores(cache: dict[str, dict[str, Any]]) -> None:
+    SCORES.write_text(json.dumps({"data": ZERO_COST_DATA, "seed": ZERO_COST_SEED, "threads": 1,
+                                  "options": "each proxy's defaults", "scores": cache}, indent=1) + "\n")
 
 
 def median_cpu(scores: dict[str, dict[str, Any]], proxy: str, rows: Sequence[AccuracyRow]) -> float:
