@@ -28,9 +28,9 @@ breaking ties within 0.005, among the variants that honour the recipe option and
 numbers carry the selection. The honest estimate of "choose a variant by this rule, then predict" is the
 nested row: for every held-out paper the rule is applied to a LOPO on the other papers only.
 
-Run: ``python benchmarks/accuracy_predictor.py`` (a few seconds once the zero-cost scores are cached; the
-first run scores 44 networks with 5 proxies: 17 CPU-minutes, of which ZiCo 11; a DeiT-B-sized ZiCo run
-takes 1-3 minutes).
+Run: ``python benchmarks/accuracy_predictor.py`` (about 20 seconds once the zero-cost scores are cached;
+scoring 44 networks with 5 proxies took 17 CPU-minutes, of which ZiCo 11; a DeiT-B-sized ZiCo run takes
+1-3 minutes, DeiT III-H's 9).
 """
 
 from __future__ import annotations
