@@ -71,7 +71,7 @@ def _set(key, value, row_index=3):
 
 
 BAD_ROWS = [
-    (_broken_config, "line 16 (mobilevit-xs): config mobilevit-xs.json does not rebuild"),
+    (_broken_config, "line 27 (mobilevit-xs): config mobilevit-xs.json does not rebuild"),
     (_set("recipe", "imagenet21k"), "line 5 (deit-tiny-distilled): unknown recipe 'imagenet21k'; accepted: deit"),
     (_set("top1", "150"), "line 5 (deit-tiny-distilled): top1 150 is outside 0-100"),
     (_set("top1", "-3"), "top1 -3 is outside 0-100"),

@@ -11,6 +11,7 @@ from nas.files import write_atomic
 from nas.run import Run, TrialRecord, load_run
 
 MD_NAME, PNG_NAME, HTML_NAME = "report.md", "pareto.png", "pareto.html"
+PERCENT_PROXY = "top1"  # its score is a predicted top-1 in percent: the front says what each step in size buys
 
 
 @dataclass
@@ -66,6 +67,9 @@ def write_report(run_dir: str | Path) -> ReportResult:
     metric = run.meta.metric
     completed = [r for r in run.records if r.state in ("COMPLETE", "FAIL") and r.latency_ms is not None]
     front = [_point(run, r) for r in run.front()]
+    if run.meta.proxy == PERCENT_PROXY:
+        for point, step in zip(front, size_steps(front), strict=True):
+            point["step"] = step
     presets = [p.to_dict(is_accuracy=metric.is_accuracy) for p in run.presets]
     counts = run.counts()
     result = ReportResult(
@@ -77,6 +81,7 @@ def write_report(run_dir: str | Path) -> ReportResult:
     if not front:
         notes.append(f"no trial within {run.budget_ms:g} ms: search again with a larger --budget or more trials")
     notes += _latency_notes(run, front)
+    notes += _saturation_notes(front)
     notes += _alike_notes(run)
     plot = PlotData(
         trials=completed, feasible=[run.feasible(r) for r in completed], front=front, presets=presets,
@@ -105,6 +110,20 @@ def _latency_notes(run: Run, front: list[dict[str, Any]]) -> list[str]:
     return notes
 
 
+def _saturation_notes(front: list[dict[str, Any]]) -> list[str]:
+    """For a front in predicted top-1 (points carrying ``step``): what the whole front and its last step buy."""
+    if len(front) < 2 or "step" not in front[-1]:
+        return []
+    first, last, step = front[0], front[-1], front[-1]["step"]
+    params = ("" if None in (first["params"], last["params"])
+              else f" for {(last['params'] - first['params']) / 1e6:+.1f} M params")
+    last_params = "" if step["params_m"] is None else f" for {step['params_m']:+.2f} M params"
+    return [f"predicted top-1 rises {last['score'] - first['score']:+.2f} pt from the fastest to the slowest front "
+            f"point{params}, {last['latency_ms'] - first['latency_ms']:+.3g} ms; the last step buys "
+            f"{step['gain']:+.2f} pt{last_params}, {step['ms']:+.3g} ms (each row's last columns: its step over the "
+            "previous point)"]
+
+
 def _alike_notes(run: Run) -> list[str]:
     """Scored networks the table and the counts cannot tell apart: the same predicted latency, parameters and
     MACs (e.g. networks that differ only in an activation the table prices alike), grouped in one line."""
@@ -119,6 +138,32 @@ def _alike_notes(run: Run) -> list[str]:
     return [f"{sum(map(len, alike))} scored networks fall in {len(alike)} group(s) with the same predicted latency, "
             f"parameters and MACs (trials {shown}): the table cannot tell them apart (e.g. activations it prices "
             "alike), so between members of a group only the score decides"]
+
+
+def size_steps(front: list[dict[str, Any]]) -> list[dict[str, float] | None]:
+    """What each front point (fastest first) gains over the previous one: ``gain`` (score points),
+    ``params_m`` (extra millions of parameters), ``ms`` (extra latency), and the gain per extra million
+    parameters (``per_m_params``, None unless the step adds parameters) and per extra ms (``per_ms``, None
+    unless it adds latency). The first point has no previous one: None."""
+    steps: list[dict[str, float] | None] = [None] * min(1, len(front))
+    for prev, point in zip(front, front[1:]):
+        gain = point["score"] - prev["score"]
+        extra_m = (point["params"] - prev["params"]) / 1e6 if None not in (point["params"], prev["params"]) else None
+        extra_ms = point["latency_ms"] - prev["latency_ms"]
+        steps.append({"gain": gain, "params_m": extra_m, "ms": extra_ms,
+                      "per_m_params": gain / extra_m if extra_m is not None and extra_m > 0 else None,
+                      "per_ms": gain / extra_ms if extra_ms > 0 else None})
+    return steps
+
+
+def _step_cells(step: dict[str, float] | None) -> str:
+    """The front table's three step columns: the gain and what it cost, per extra M parameters, per extra ms."""
+    if step is None:
+        return " - (fastest) | - | - |"
+    params = "" if step["params_m"] is None else f" for {step['params_m']:+.2f} M params"
+    per_m = "-" if step["per_m_params"] is None else f"{step['per_m_params']:+.3f}"
+    per_ms = "-" if step["per_ms"] is None else f"{step['per_ms']:+.2f}"
+    return f" {step['gain']:+.2f} pt{params}, {step['ms']:+.3f} ms | {per_m} | {per_ms} |"
 
 
 def _point(run: Run, record: TrialRecord) -> dict[str, Any]:
@@ -208,6 +253,7 @@ def _markdown(run: Run, res: ReportResult) -> str:
     interval = level is not None
     measured = any(p.get("measured_ms") is not None for p in res.front)
     devices = [d.device for d in meta.limits.devices]
+    size_cols = any("step" in p for p in res.front)
     limits = meta.limits.describe()
     if limits:
         lines += ["## Limits besides the budget", "", *[f"- {line}" for line in limits], ""]
@@ -216,9 +262,11 @@ def _markdown(run: Run, res: ReportResult) -> str:
         f"| trial | {score_col} |{' steps (rung) |' if rungs else ''} {lat_col} |"
         + (f" {level:.0%} interval (ms) | chance within budget |" if interval else "")
         + (" measured (ms) |" if measured else "") + "".join(f" {d} (ms) |" for d in devices)
-        + " deploy px | params (M) | MACs (M) | architecture |",
+        + " deploy px | params (M) | MACs (M) | architecture |"
+        + (" last step: predicted top-1 gained | pt per extra M params | pt per extra ms |" if size_cols else ""),
         "|---:|---:|" + ("---:|" if rungs else "") + "---:|" + ("---:|---:|" if interval else "")
-        + ("---:|" if measured else "") + "---:|" * len(devices) + "---:|---:|---:|---|",
+        + ("---:|" if measured else "") + "---:|" * len(devices) + "---:|---:|---:|---|"
+        + ("---:|---:|---:|" if size_cols else ""),
     ]
     for p in res.front:
         name = f" ({p['preset']})" if p.get("preset") else ""
@@ -235,7 +283,7 @@ def _markdown(run: Run, res: ReportResult) -> str:
         cells += "".join(f" {_num((p.get('device_latencies') or {}).get(d), 1, 3)} |" for d in devices)
         lines.append(f"| {p['trial']} | {_acc(p['score'])} |{steps} {_num(p['latency_ms'], 1, 3)} |{cells} "
                      f"{p.get('resolution') or '-'} | {_num(p['params'], 1e6)} | {_num(p['macs'], 1e6, 1)} | "
-                     f"{_code(p['summary'])}{name} |")
+                     f"{_code(p['summary'])}{name} |{_step_cells(p['step']) if size_cols else ''}")
     if res.presets:
         lines += [
             "", "## Reference presets (same table, same proxy, at the space's resolution)", "",

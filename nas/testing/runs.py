@@ -85,15 +85,18 @@ def _write_report_table(space_file: Path, tables: Path) -> Path:
     return write_test_table(block_specs(load_space(space_file)), tables, device=REPORT_DEVICE).path
 
 
-def make_search_run(root: Path) -> Path:
-    """Run the small real search under ``root``; returns its run folder."""
+def make_search_run(root: Path, *, proxy: str = "train", proxy_options: dict[str, Any] | None = None,
+                    trials: int = 5) -> Path:
+    """Run the small real search under ``root`` (by default with the short-training proxy); returns its run
+    folder."""
     from nas.search import SearchSettings, run_search
 
     space_file = root / "report-mix.yaml"
     space_file.write_text(REPORT_SPACE)
     _write_report_table(space_file, root / "tables")
-    settings = SearchSettings(device=REPORT_DEVICE, budget_ms=REPORT_BUDGET_MS, space=str(space_file), trials=5,
-                              proxy="train", proxy_options={"steps": 3, "min_steps": 1}, sampler="random", seed=1,
+    options = {"steps": 3, "min_steps": 1} if proxy_options is None and proxy == "train" else proxy_options or {}
+    settings = SearchSettings(device=REPORT_DEVICE, budget_ms=REPORT_BUDGET_MS, space=str(space_file),
+                              trials=trials, proxy=proxy, proxy_options=options, sampler="random", seed=1,
                               out=root / "run", workers=1, tables_dir=str(root / "tables"),
                               argv=("nas.testing.runs",))
     return run_search(settings).out

@@ -24,8 +24,9 @@ SHIPPED_CSV = DATA_DIR / "published_top1.csv"
 COLUMNS = ("name", "config", "family", "paper", "table", "top1", "resolution", "params_m", "params_source",
            "epochs", "distilled", "recipe", "resolution_row", "source", "notes")
 # Recipe families: the training recipe a paper used (deit: DeiT's; deit3: DeiT III's stronger one; cvnets:
-# ml-cvnets' MobileViT recipe; efficientformer / litv2: those papers' DeiT-like recipes).
-RECIPES = ("deit", "deit3", "cvnets", "efficientformer", "litv2")
+# ml-cvnets' MobileViT recipe; efficientformer / litv2: those papers' DeiT-like recipes; augreg: "How to train
+# your ViT?" on ImageNet-1k alone; sam: the SAM optimizer with Inception-style augmentation only).
+RECIPES = ("deit", "deit3", "cvnets", "efficientformer", "litv2", "augreg", "sam")
 STANDARD_EPOCHS = 300
 YES_NO = {"yes": True, "no": False}
 PARAMS_TOLERANCE = 0.03  # a row's config must rebuild within 3% of the published parameter count

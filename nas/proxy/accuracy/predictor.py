@@ -4,17 +4,18 @@ The model (a ``ModelSpec``: a few architecture features, ridge-regularised): the
 ceiling ``C`` follows a power law in size,
 
     ln(C - top1) = b0 + b . z(features) + e . recipe,
-    recipe = [distilled, log2(epochs / 300), DeiT III recipe]
+    recipe = [distilled, log2(epochs / 300), one indicator per recipe family other than DeiT's]
 
 with z the features (log10 parameters (M), log10 MACs (G), and optionally log2 stem stride, log2 attention
 tokens, log2 blocks) standardised on the fitting rows. Accuracy therefore rises with size and saturates
 (concave in log size, never above C). The recipe effects ``e`` are estimated only from pairs of rows that
 hold the same network under two recipes (DeiT-Ti and its distilled twin, EfficientFormer-L1 at 300 and
-1000 epochs, DeiT-S under DeiT and DeiT III...), never across architectures, where they would be
-confounded with the architecture. Two ways to use them (``ModelSpec.recipe``): ``corrected`` brings every
-row to the standard recipe before the size fit; ``published`` fits the size model on the rows as
-published and only adds the effects for a recipe asked for (``ignored``, for the benchmark's ablation,
-uses no recipe information at all). A prediction is always for one recipe
+1000 epochs, ViT-S/16 under DeiT, DeiT III and AugReg...), never across architectures, where they would be
+confounded with the architecture; a recipe family none of whose networks appears under another recipe gets
+no effect (its rows stay at their published level). Two ways to use them (``ModelSpec.recipe``):
+``corrected`` brings every row to the standard recipe before the size fit; ``published`` fits the size
+model on the rows as published and only adds the effects for a recipe asked for (``ignored``, for the
+benchmark's ablation, uses no recipe information at all). A prediction is always for one recipe
 (``standard``: 300 epochs, no distillation, unless asked otherwise).
 
 The interval is split-conformal on leave-one-paper-out residuals: every paper of the fitting rows is held
@@ -38,6 +39,7 @@ import numpy as np
 from nas.config import ArchConfig
 from nas.proxy.accuracy.dataset import (
     DATA_DIR,
+    RECIPES,
     SHIPPED_CSV,
     STANDARD_EPOCHS,
     AccuracyDataError,
@@ -57,7 +59,9 @@ ARCH_FEATURES: dict[str, Callable[[Mapping[str, float]], float]] = {
 # Scores a caller computes on data and passes in the architecture's dict (the benchmark does; the proxy
 # never fits on them).
 ZERO_COST_FEATURES = ("naswot", "zico", "synflow")
-RECIPE_FEATURES = ("distilled", "log2_epochs_ratio", "deit3_recipe")
+# The DeiT recipe is the standard (all indicators 0); every other family has its indicator.
+RECIPE_FAMILIES = tuple(r for r in RECIPES if r != "deit")
+RECIPE_FEATURES = ("distilled", "log2_epochs_ratio", *(f"{r}_recipe" for r in RECIPE_FAMILIES))
 RECIPE_MODES = ("corrected", "published", "ignored")
 COVERAGE = 0.9
 EXTRAPOLATION_WIDEN = 1.0  # extra half widths per decade outside the data's range of params or MACs
@@ -101,7 +105,8 @@ class ModelSpec:
 
 # Chosen by benchmarks/accuracy_predictor.py: the best leave-one-paper-out Kendall of its grid (MAE breaks
 # ties), among the variants that honour the recipe option and need no data.
-SHIPPED_SPEC = ModelSpec(("log10_params_m", "log10_macs_g"), ridge=10.0, ceiling=90.0, recipe="published")
+SHIPPED_SPEC = ModelSpec(("log10_params_m", "log10_macs_g", "log2_stem_stride"), ridge=10.0, ceiling=90.0,
+                         recipe="corrected")
 
 
 def architecture_features(cfg: ArchConfig) -> dict[str, float]:
@@ -131,7 +136,7 @@ def feature_vector(arch: Mapping[str, float], *, distilled: bool, epochs: int | 
     recipe; a zero-cost feature is read from ``arch`` as given."""
     ratio = math.log2((epochs or STANDARD_EPOCHS) / STANDARD_EPOCHS)
     values = [ARCH_FEATURES[f](arch) if f in ARCH_FEATURES else float(arch[f]) for f in spec.features]
-    return np.array([*values, float(distilled), ratio, float(recipe == "deit3")])
+    return np.array([*values, float(distilled), ratio, *(float(recipe == r) for r in RECIPE_FAMILIES)])
 
 
 def row_vector(row: AccuracyRow, arch: Mapping[str, float], spec: ModelSpec = SHIPPED_SPEC) -> np.ndarray:

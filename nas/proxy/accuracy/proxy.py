@@ -44,9 +44,10 @@ class Top1Proxy(Proxy):
     OPTIONS: ClassVar[dict[str, Option]] = {
         **Proxy.OPTIONS,  # resolution and threads: accepted like every proxy's, unused (nothing is run)
         "recipe": Option(str, "standard", choices=RECIPE_CHOICES,
-                         doc="training recipe predicted for: standard (300 epochs, no distillation; the shipped "
-                             "model's level is the published rows' recipes as trained), distilled (adds DeiT-style "
-                             "hard distillation's effect), deit3 (adds DeiT III's recipe's effect)"),
+                         doc="training recipe predicted for: standard (DeiT's: 300 epochs, no distillation; rows "
+                             "of DeiT III, AugReg and SAM are brought to it by effects measured on same-network pairs, "
+                             "the other papers' rows count as trained), distilled (adds DeiT-style hard distillation's "
+                             "effect), deit3 (adds DeiT III's recipe's effect)"),
         "epochs": Option(int, 300, 0, doc="training epochs predicted for"),
         "dataset": Option(str, None, doc="accuracy CSV to fit on (default: the shipped published networks)"),
     }
