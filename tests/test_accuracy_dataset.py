@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from nas.models.builder import build_model
 from nas.models.stats import count_params
@@ -27,10 +28,10 @@ def test_dataset_spans_the_five_families_with_forty_networks():
     assert len({row.name for row in ROWS}) == len(ROWS)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
 def test_every_row_rebuilds_within_three_percent_of_its_published_size(row):
-    model = build_model(row.config)
+    with torch.device("meta"):  # the real modules, without allocating or initialising 600 M weights
+        model = build_model(row.config)
     assert model.cfg.resolution == row.resolution
     assert params_problem(row, count_params(model)) is None
 
