@@ -15,10 +15,12 @@ from pathlib import Path
 from nas.export.errors import OutputPathError
 from nas.export.formats import EXPORTERS, ExportResult, export_model
 from nas.export.source import select_arch
+from nas.latency.measure import TIMINGS_COLUMNS
 from nas.run import NoFeasibleTrialError, load_run
 
 TIMINGS_FILE = "timings.csv"
-TIMINGS_HEADER = ("arch", "latency_ms", "trial", "predicted_ms")
+# the columns every timings CSV has (what calibrate and report --timings read), then what helps fill it in
+TIMINGS_HEADER = (*TIMINGS_COLUMNS, "trial", "predicted_ms")
 README_FILE = "README.txt"
 
 
