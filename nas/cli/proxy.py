@@ -68,8 +68,9 @@ def proxy(arch: str, data_spec: str | None, proxy_name: str | None, proxy_opt: t
         scorer = get_proxy(name, **options)
     if not as_json:
         budget = f", {scorer.options['steps']} steps" if scorer.trains else ""
-        stderr.print(f"{name} proxy ({scorer.metric}{budget}) on {data_spec}: {len(data.train_y)} train / "
-                     f"{len(data.val_y)} val images, {device}", soft_wrap=True, markup=False)
+        on = (f"on {data_spec}: {len(data.train_y)} train / {len(data.val_y)} val images, {device}"
+              if scorer.runs_network else "from the architecture alone (no data, nothing run)")
+        stderr.print(f"{name} proxy ({scorer.metric}{budget}) {on}", soft_wrap=True, markup=False)
     if scorer.trains and not as_json:
         result = scorer.evaluate(cfg, data, seed=seed, device=device, on_rung=_print_rung)
     else:
