@@ -168,7 +168,7 @@ def test_existing_table_is_kept_without_force(fitted):
     before = path.read_bytes()
     result = run_cli(["tables", "fit", "--timings", str(fitted["root"] / "timings.csv"), "--as", "my-npu",
                       "--tables", str(fitted["tables"])])
-    assert_one_line_error(result, 2, "pass --force to replace it")
+    assert_one_line_error(result, 2, "my-npu.json exists (an estimated table): pass --force to replace it")
     assert path.read_bytes() == before
 
 

@@ -84,7 +84,8 @@ def user_table_path(name: str, *, tables_dir: str | Path | None = None, force: b
     if path.exists() and not force and not extending:
         try:
             existing = read_table(path)
-            what, unfinished = f"a {existing.method} table", not existing.complete
+            article = "an" if existing.method[:1] in tuple("aeiou") else "a"  # an estimated, a measured table
+            what, unfinished = f"{article} {existing.method} table", not existing.complete
         except TableError:
             what, unfinished = "an unreadable table", False
         if not (resume and unfinished):
