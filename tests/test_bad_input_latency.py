@@ -16,7 +16,6 @@ CSVS = {
     "no-latency.csv": "arch,ms\ndeit-tiny,30\n",
     "unknown-arch.csv": "arch,latency_ms\ndeit-tiny,30\nno-such-net,12\n",
     "negative.csv": "arch,latency_ms\ndeit-tiny,-1\n",
-    "nanoseconds.csv": "arch,latency_ms\ndeit-tiny,3400000000\n",
     "zero.csv": "arch,latency_ms\ndeit-tiny,0\n",
     "not-a-number.csv": "arch,latency_ms\ndeit-tiny,30\nmobilevit-xxs,12ms\n",
     "infinite.csv": "arch,latency_ms\ndeit-tiny,inf\n",
@@ -42,8 +41,6 @@ CASES = [
     ([*TIMINGS, "{dir}/unknown-arch.csv"], 2, "row 3 (no-such-net): arch 'no-such-net' is neither a preset"),
     ([*TIMINGS, "{dir}/negative.csv"], 2, "row 2 (deit-tiny): latency_ms -1 must be a finite number of ms"),
     ([*TIMINGS, "{dir}/zero.csv"], 2, "row 2 (deit-tiny): latency_ms 0 must be"),
-    ([*TIMINGS, "{dir}/nanoseconds.csv"], 2, "latency_ms 3400000000 is over 10 minutes for one inference: is the "
-                                             "column in us or ns?"),
     ([*TIMINGS, "{dir}/not-a-number.csv"], 2, "row 3 (mobilevit-xxs): latency_ms '12ms' is not a number"),
     ([*TIMINGS, "{dir}/infinite.csv"], 2, "row 2 (deit-tiny): latency_ms inf must be a finite number"),
     ([*TIMINGS, "{dir}/two-networks.csv"], 2, "2 network(s) cannot fit"),
