@@ -30,15 +30,11 @@ class StudyMismatchError(UsageError):
     """A resumed run or a joining worker was given settings other than the run's."""
 
 
-def setting(default: Any = None, *, flag: str, resume: str | None = None, shared: bool = False,
-            factory: Any = None) -> Any:
+def setting(default: Any = None, *, flag: str, resume: str | None = None, shared: bool = False) -> Any:
     """A field of :class:`SearchSettings`: its option (``flag``, for messages) and what a run keeps of it."""
     if resume not in (None, KEEP, RESTORE):
         raise ValueError(f"resume must be {KEEP!r}, {RESTORE!r} or None, got {resume!r}")
-    metadata = {"flag": flag, "resume": resume, "shared": shared}
-    if factory is not None:
-        return field(default_factory=factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
+    return field(default=default, metadata={"flag": flag, "resume": resume, "shared": shared})
 
 
 @dataclass(frozen=True)
