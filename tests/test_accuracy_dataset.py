@@ -78,7 +78,6 @@ BAD_ROWS = [
     (_set("top1", "-3"), "top1 -3 is outside 0-100"),
     (_set("distilled", "maybe"), "distilled 'maybe' is not one of: yes, no"),
     (_set("config", "configs/nowhere.json"), "config nowhere.json does not rebuild"),
-    (_set("top1", "95"), "row deit-tiny-distilled: top1 95 is at or above the predictor's ceiling of 90%"),
 ]
 
 
@@ -87,3 +86,13 @@ def test_a_bad_row_is_refused_in_one_line_naming_it(tmp_path, change, phrase):
     path = _bad_copy(tmp_path, change)
     result = run_cli(["proxy", "mobilevit-xxs", "--proxy", "top1", "--proxy-opt", f"dataset={path}"])
     assert_one_line_error(result, 2, phrase)
+
+
+def test_a_row_at_a_specs_ceiling_is_refused_naming_it(tmp_path):
+    from nas.proxy.accuracy import AccuracyDataError, ModelSpec, fit_predictor
+
+    path = _bad_copy(tmp_path, _set("top1", "95"))
+    spec = ModelSpec(("log10_params_m", "log10_macs_g"), ceiling=90.0)
+    with pytest.raises(AccuracyDataError, match="row deit-tiny-distilled: top1 95 is at or above the predictor's "
+                                                "ceiling of 90%"):
+        fit_predictor(path, spec=spec)

@@ -3,6 +3,7 @@ and leave-one-paper-out predictions that never see their own paper."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -44,12 +45,21 @@ def _standard(arch: dict[str, float]) -> np.ndarray:
 
 
 def test_prediction_rises_with_size_and_saturates(predictor):
-    sizes = np.linspace(0.0, 2.0, 9)  # log10 params 1 M .. 100 M, MACs in proportion
+    sizes = np.linspace(-1.5, 3.0, 19)  # log10 params 30 k .. 1 B (the data: 1.3 M .. 632 M), MACs in proportion
     preds = [predictor.predict(_standard(_arch(s))).top1 for s in sizes]
     steps = np.diff(preds)
     assert np.all(steps > 0), preds
     assert np.all(np.diff(steps) < 0), f"not concave in log size: {steps}"
-    assert preds[-1] < SHIPPED_SPEC.ceiling <= 100
+    assert 0 < preds[0] and preds[-1] < SHIPPED_SPEC.ceiling <= 100
+
+
+def test_a_fit_that_would_predict_less_for_a_larger_network_is_told_apart(predictor):
+    from nas.proxy.accuracy.predictor import rises_with_size
+
+    assert rises_with_size(predictor.fit)
+    flipped = copy.deepcopy(predictor.fit)
+    flipped.coef[1] = abs(flipped.coef[1])  # error growing with MACs
+    assert not rises_with_size(flipped)
 
 
 @pytest.mark.parametrize("log10_params_m", [-1.5, 4.0], ids=["30k parameters", "10 billion parameters"])
